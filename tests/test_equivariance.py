@@ -1,0 +1,139 @@
+"""Equivariance and invariance measurements: exact where theory says so, not elsewhere."""
+import pytest
+import torch
+from torch import nn
+
+from cnnbook.equivariance import (FrameClassifier, SeedMapCNN, SeedMapMLP, equivariance_error,
+                                  frame_offsets, interior_mask, invariance_error,
+                                  place_in_frames, predictions_by_position, relative_error,
+                                  rotate90, transform_error, translate, upscale)
+
+EXACT = 1e-12  # float64 round-off
+
+
+@pytest.fixture
+def image():
+    return torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+
+def conv(padding_mode="zeros", stride=1, seed=0):
+    torch.manual_seed(seed)
+    return nn.Conv2d(1, 3, 3, stride=stride, padding=1, padding_mode=padding_mode).double()
+
+
+def test_translate_moves_content_and_fills_or_wraps():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    zero = translate(x, 1, -2)
+    assert zero[0, 0, 1, 0] == x[0, 0, 0, 2] and zero[0, 0, 0].abs().sum() == 0
+    assert zero[..., :, 2:].abs().sum() == 0
+    assert torch.equal(translate(x, 1, -2, "circular"), torch.roll(x, (1, -2), (-2, -1)))
+    assert torch.equal(translate(x, 0, 0), x)
+    assert translate(x, 5, 0).abs().sum() == 0
+    with pytest.raises(ValueError, match="mode"):
+        translate(x, 1, 1, mode="reflect")
+
+
+def test_circular_stride_one_conv_is_exactly_equivariant(image):
+    f = conv("circular")
+    for dy, dx in [(1, 0), (3, -5), (-7, 7)]:
+        assert equivariance_error(f, image, dy, dx, mode="circular") < EXACT
+
+
+def test_zero_padding_breaks_equivariance_only_near_the_border(image):
+    f = conv("zeros")
+    assert equivariance_error(f, image, 2, 3) > 0.05
+    assert equivariance_error(f, image, 2, 3, margin=1) < EXACT
+    assert equivariance_error(f, image, 2, 3, margin=0) > 0.01  # the padding row still differs
+
+
+def test_stride_two_is_equivariant_to_even_shifts_only(image):
+    f = conv("circular", stride=2)
+    assert equivariance_error(f, image, 2, 4, mode="circular", stride=2) < EXACT
+    assert equivariance_error(f, image, 1, 0, mode="circular", stride=2) > 0.1
+
+
+def test_max_pooling_aliases_odd_shifts(image):
+    f = nn.Sequential(conv("circular"), nn.MaxPool2d(2))
+    assert equivariance_error(f, image, 2, -2, mode="circular", stride=2) < EXACT
+    assert equivariance_error(f, image, 1, 1, mode="circular", stride=2) > 0.1
+
+
+def test_rotation_and_scaling_are_not_equivariant_unless_the_kernel_is_symmetric(image):
+    f = conv("zeros")
+    assert transform_error(f, image, rotate90, rotate90) > 0.1
+    assert transform_error(f, image, upscale, upscale) > 0.1
+    symmetric = nn.Conv2d(1, 1, 3, padding=1, bias=False).double()
+    with torch.no_grad():
+        symmetric.weight.copy_(torch.tensor([[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]))
+    assert transform_error(symmetric, image, rotate90, rotate90) < EXACT
+
+
+def test_global_average_pooling_is_invariant_flattening_is_not(image):
+    gap = nn.Sequential(conv("circular"), nn.AdaptiveAvgPool2d(1))
+    flat = nn.Sequential(conv("circular"), nn.Flatten())
+    assert invariance_error(gap, image, 3, -4, mode="circular") < EXACT
+    assert invariance_error(flat, image, 3, -4, mode="circular") > 0.5
+
+
+def test_interior_mask():
+    mask = interior_mask((6, 6), 1, 0, margin=1)
+    assert mask.shape == (6, 6)
+    assert mask[2:5, 1:5].all() and mask.sum() == 3 * 4
+
+
+def test_relative_error_checks_shapes():
+    assert relative_error(torch.zeros(3), torch.zeros(3)) == 0
+    assert relative_error(torch.ones(3), 2 * torch.ones(3)) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="shapes differ"):
+        relative_error(torch.ones(3), torch.ones(4))
+
+
+def test_margin_that_leaves_nothing_is_reported(image):
+    with pytest.raises(ValueError, match="leaves no pixel"):
+        equivariance_error(conv(), image, 0, 0, margin=8)
+
+
+def test_place_in_frames_puts_each_copy_at_its_offset():
+    digits = torch.rand(3, 1, 28, 28)
+    frames = place_in_frames(digits)
+    offsets = frame_offsets()
+    assert frames.shape == (3, 49, 1, 56, 56) and len(offsets) == 49
+    assert offsets[0] == (0, 0) and offsets[-1] == (24, 24) and offsets[8] == (4, 4)
+    dy, dx = offsets[17]
+    assert torch.equal(frames[:, 17, :, dy:dy + 28, dx:dx + 28], digits)
+    assert frames[:, 17].sum() == pytest.approx(digits.sum().item(), rel=1e-6)
+    assert torch.equal(frames[:, 17], translate(frames[:, 0], dy, dx))
+    with pytest.raises(ValueError, match="do not fit"):
+        place_in_frames(digits, frame=40)
+    with pytest.raises(ValueError, match=r"\(N, C, h, w\)"):
+        place_in_frames(digits[0])
+
+
+def test_seed_map_cnn_moves_with_the_digit_and_the_mlp_does_not():
+    torch.manual_seed(0)
+    digits = torch.zeros(2, 1, 28, 28)
+    digits[:, :, 6:22, 10:18] = torch.rand(2, 1, 16, 8)
+    base = place_in_frames(digits)[:, 0]
+    cnn, mlp = SeedMapCNN(), SeedMapMLP()
+    assert equivariance_error(cnn, base, 8, 12, margin=3) < 1e-5
+    assert equivariance_error(mlp, base, 8, 12, margin=3) > 0.3
+
+
+def test_frame_classifier_heads():
+    torch.manual_seed(0)
+    frames = place_in_frames(torch.rand(4, 1, 28, 28) * (torch.rand(1, 1, 28, 28) > 0.5))
+    gap, flat = FrameClassifier("gap").eval(), FrameClassifier("flatten").eval()
+    x = frames[:, 0]
+    assert gap(x).shape == flat(x).shape == (4, 10)
+    assert gap.features(x).shape == (4, 32, 14, 14)
+    # shifts by a multiple of the stride: the feature maps move by one pixel per 4
+    # (margin 3 output pixels = 12 input pixels, more than the trunk's 18-pixel field reaches)
+    assert equivariance_error(gap.features, x, 8, 4, stride=4, margin=3) < 1e-5
+    assert equivariance_error(gap.features, x, 2, 0, stride=4, margin=3) > 0.05
+    preds = predictions_by_position(gap, frames[:, :5])
+    assert preds.shape == (4, 5)
+    assert torch.equal(preds[:, 0], gap(x).argmax(dim=1))
+    with pytest.raises(ValueError, match="head"):
+        FrameClassifier("max")
+    with pytest.raises(ValueError, match="multiple of 4"):
+        FrameClassifier(frame=30)
