@@ -1,0 +1,296 @@
+"""The one training loop every lab uses.
+
+The whole dataset sits on the device as uint8 tensors (:mod:`cnnbook.data`);
+each step takes a shuffled slice, turns it into normalised floats, augments
+it in one batched call (:mod:`cnnbook.augment`) and runs the model under the
+device's mixed precision (:mod:`cnnbook.devices`).  After every epoch the loop
+records the training loss and accuracy seen during the epoch, the validation
+loss and accuracy, the wall time of the epoch's training steps and the
+learning rate, in a :class:`History`.
+
+Everything random (initial weights, batch order, augmentation, dropout)
+follows from the ``seed``, so on the CPU the same seed gives bit-identical
+runs; :func:`run_seeds` repeats a run over several seeds so the labs can
+report a mean and a spread instead of a single lucky number.
+"""
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cnnbook.data import channel_stats, normalize
+from cnnbook.devices import device_settings
+
+SCHEDULES = ("constant", "onecycle", "cosine", "step")
+
+
+def lr_factor(schedule, progress, warmup=0.2):
+    """Multiplier of the base learning rate at ``progress`` (0..1) of a run.
+
+    "constant": 1 throughout.  "onecycle": linear warm-up from 0.1 to 1 over
+    the first ``warmup`` of the run, then linear decay to 0 (the triangular
+    shape of the fast CIFAR-10 training recipes).  "cosine": half a cosine
+    from 1 to 0.  "step": 1, then 0.1 after half the run, 0.01 after three
+    quarters.
+    """
+    p = min(max(float(progress), 0.0), 1.0)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "onecycle":
+        if p < warmup:
+            return 0.1 + 0.9 * p / warmup
+        return (1.0 - p) / (1.0 - warmup)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * p))
+    if schedule == "step":
+        return 1.0 if p < 0.5 else 0.1 if p < 0.75 else 0.01
+    raise ValueError(f"unknown schedule {schedule!r}; choose one of {SCHEDULES}")
+
+
+@dataclass
+class TrainConfig:
+    """Everything about a run except the model and the data.
+
+    ``time_budget_s``, when set, stops training once that much training time
+    has passed (evaluation excluded) and makes the learning-rate schedule
+    follow the fraction of the budget used instead of the fraction of steps;
+    ``epochs`` is then an upper limit.  ``eval_train`` also evaluates the
+    clean (unaugmented) training set after each epoch, for the train/val gap.
+    """
+
+    epochs: int = 5
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    schedule: str = "constant"
+    warmup: float = 0.2
+    label_smoothing: float = 0.0
+    augment: object = None
+    eval_batch_size: int = 1000
+    eval_train: bool = False
+    time_budget_s: float | None = None
+    progress: bool = False
+
+    def __post_init__(self):
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        lr_factor(self.schedule, 0.0)  # rejects an unknown schedule now, not mid-run
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be at least 1")
+
+
+@dataclass
+class History:
+    """Per-epoch record of one run (lists have one entry per epoch)."""
+
+    seed: int
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_acc: list = field(default_factory=list)
+    clean_train_loss: list = field(default_factory=list)
+    clean_train_acc: list = field(default_factory=list)
+    epoch_time_s: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    images_seen: int = 0
+    test_loss: float | None = None
+    test_acc: float | None = None
+
+    @property
+    def train_time_s(self):
+        return float(sum(self.epoch_time_s))
+
+    @property
+    def images_per_s(self):
+        return self.images_seen / self.train_time_s if self.train_time_s else 0.0
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class _Batches:
+    """The device-resident dataset, normalised batch by batch."""
+
+    def __init__(self, data, settings, mean, std):
+        self.images = data.images.to(settings.device)
+        self.labels = data.labels.to(settings.device)
+        self.mean, self.std = mean.to(settings.device), std.to(settings.device)
+        self.settings = settings
+
+    def __len__(self):
+        return self.images.shape[0]
+
+    def batch(self, index):
+        x = normalize(self.images[index], self.mean, self.std)
+        return self.settings.prepare_batch(x), self.labels[index]
+
+
+def evaluate(model, batches, settings, batch_size=1000):
+    """(mean cross-entropy, accuracy) of ``model`` on a :class:`_Batches`."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=settings.device)
+    correct = torch.zeros((), device=settings.device, dtype=torch.long)
+    with torch.no_grad():
+        for start in range(0, len(batches), batch_size):
+            x, y = batches.batch(slice(start, start + batch_size))
+            with settings.autocast():
+                scores = model(x)
+            loss_sum += F.cross_entropy(scores.float(), y, reduction="sum")
+            correct += (scores.argmax(1) == y).sum()
+    model.train(was_training)
+    return loss_sum.item() / len(batches), correct.item() / len(batches)
+
+
+def _make_optimizer(model, config):
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr,
+                                weight_decay=config.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                           nesterov=config.nesterov and config.momentum > 0,
+                           weight_decay=config.weight_decay)
+
+
+def _progress_bar(iterable, enabled, **kwargs):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+    return tqdm(iterable, **kwargs)
+
+
+class _Clock:
+    """Training time, paused during evaluation; synchronises CUDA so the GPU's
+    queued work is counted when it runs, not when it is queued."""
+
+    def __init__(self, device):
+        self.device, self.elapsed, self._start = device, 0.0, None
+
+    def _sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def start(self):
+        self._sync()
+        self._start = time.perf_counter()
+
+    def read(self):
+        self._sync()
+        return self.elapsed + time.perf_counter() - self._start
+
+    def stop(self):
+        self.elapsed = self.read()
+        self._start = None
+        return self.elapsed
+
+
+def fit(model, train, val, config, settings=None, seed=0, test=None, stats=None):
+    """Train ``model`` on ``train`` (an ImageData), validating on ``val`` each epoch.
+
+    ``model`` should already be on the device (``settings.prepare_model``).
+    ``stats`` is the (mean, std) used to normalise; by default it is computed
+    from ``train``.  ``test``, if given, is evaluated once at the end.
+    Returns the :class:`History`.
+    """
+    settings = settings or device_settings(verbose=False)
+    mean, std = stats if stats is not None else channel_stats(train.images)
+    train_b, val_b = (_Batches(d, settings, mean, std) for d in (train, val))
+    torch.manual_seed(seed)  # dropout draws from the global generator
+    generator = torch.Generator(device=settings.device).manual_seed(seed)
+    optimizer = _make_optimizer(model, config)
+    scaler = torch.amp.GradScaler(settings.device.type) if settings.needs_grad_scaler else None
+    n = len(train_b)
+    batch_size = min(config.batch_size, n)
+    steps_per_epoch = n // batch_size  # the ragged last batch is dropped
+    total_steps = steps_per_epoch * config.epochs
+    history, clock, step = History(seed=seed), _Clock(settings.device), 0
+    model.train()
+    for _epoch in _progress_bar(range(config.epochs), config.progress, desc="epochs"):
+        loss_sum = torch.zeros((), device=settings.device)
+        correct = torch.zeros((), device=settings.device, dtype=torch.long)
+        order = torch.randperm(n, generator=generator, device=settings.device)
+        time_before = clock.elapsed
+        clock.start()
+        steps_done = 0
+        for i in _progress_bar(range(steps_per_epoch), config.progress, desc="batches", leave=False):
+            if config.time_budget_s is not None:
+                progress = clock.read() / config.time_budget_s
+                if progress >= 1.0:
+                    break
+            else:
+                progress = step / total_steps
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * lr_factor(config.schedule, progress, config.warmup)
+            x, y = train_b.batch(order[i * batch_size:(i + 1) * batch_size])
+            if config.augment:
+                x = config.augment(x, generator)
+            with settings.autocast():
+                scores = model(x)
+                loss = F.cross_entropy(scores, y, label_smoothing=config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            loss_sum += loss.detach().float() * len(y)
+            correct += (scores.argmax(1) == y).sum()
+            step, steps_done = step + 1, steps_done + 1
+        epoch_time = clock.stop() - time_before
+        if steps_done == 0:
+            break
+        history.epoch_time_s.append(epoch_time)
+        seen = steps_done * batch_size
+        history.images_seen += seen
+        history.train_loss.append(loss_sum.item() / seen)
+        history.train_acc.append(correct.item() / seen)
+        history.lr.append(optimizer.param_groups[0]["lr"])
+        val_loss, val_acc = evaluate(model, val_b, settings, config.eval_batch_size)
+        history.val_loss.append(val_loss)
+        history.val_acc.append(val_acc)
+        if config.eval_train:
+            clean_loss, clean_acc = evaluate(model, train_b, settings, config.eval_batch_size)
+            history.clean_train_loss.append(clean_loss)
+            history.clean_train_acc.append(clean_acc)
+        if steps_done < steps_per_epoch:  # the time budget ran out mid-epoch
+            break
+    if test is not None:
+        history.test_loss, history.test_acc = evaluate(
+            model, _Batches(test, settings, mean, std), settings, config.eval_batch_size)
+    return history
+
+
+def seeded_model(make_model, seed, settings):
+    """``make_model()`` with its initial weights drawn under ``seed``, on the device."""
+    torch.manual_seed(seed)
+    return settings.prepare_model(make_model())
+
+
+def run_seeds(make_model, train, val, config, seeds, settings=None, test=None):
+    """Train a fresh ``make_model()`` once per seed; returns the list of Histories."""
+    settings = settings or device_settings(verbose=False)
+    stats = channel_stats(train.images)
+    return [fit(seeded_model(make_model, seed, settings), train, val, config,
+                settings=settings, seed=seed, test=test, stats=stats)
+            for seed in seeds]
+
+
+def final(histories, metric):
+    """The last value of ``metric`` in each run, as a numpy array
+    (``test_acc`` / ``test_loss`` are single values per run)."""
+    values = [getattr(h, metric) for h in histories]
+    return np.array([v[-1] if isinstance(v, list) else v for v in values], dtype=float)
+
+
+def mean_and_spread(values):
+    """(mean, sample standard deviation) of per-seed values; spread 0 for one run."""
+    values = np.asarray(values, dtype=float)
+    spread = values.std(ddof=1) if values.size > 1 else 0.0
+    return float(values.mean()), float(spread)
