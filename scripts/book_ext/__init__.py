@@ -1,0 +1,18 @@
+"""Sphinx extension with the book platform's own rules.
+
+Loaded through ``sphinx.local_extensions`` in ``_config.yml``:
+
+- ``cell_errors``: when a notebook fails during the build, name the notebook and the cell.
+- ``offline_assets``: fail early and clearly when the pinned offline JavaScript is missing
+  or when the configuration points a page at a CDN.
+- ``launch_buttons``: show launch buttons (Colab, Binder) only on ``.ipynb`` pages.
+"""
+
+from . import cell_errors, launch_buttons, offline_assets
+
+
+def setup(app):
+    cell_errors.setup(app)
+    offline_assets.setup(app)
+    launch_buttons.setup(app)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
