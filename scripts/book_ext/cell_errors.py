@@ -55,12 +55,19 @@ def _failing_cell_index(error: BaseException) -> int | None:
 
 
 def _reason(error: BaseException) -> str:
-    """The innermost cause, as 'Name: message' (nbclient keeps the kernel's exception)."""
-    innermost = list(_exception_chain(error))[-1]
-    if getattr(innermost, "ename", None):
-        return f"{innermost.ename}: {innermost.evalue}"
-    first_line = str(innermost).strip().splitlines()[:1]
-    return f"{type(innermost).__name__}: {first_line[0] if first_line else ''}".rstrip(": ")
+    """nbclient's error under myst-nb's wrapper, as 'Name: message'.
+
+    A CellExecutionError carries the kernel's exception (ename, evalue); a timeout or a
+    dead kernel is described by its own first line. Deeper links (e.g. queue.Empty behind
+    a timeout) are implementation details.
+    """
+    chain = [link for link in _exception_chain(error)
+             if type(link).__name__ != "ExecutionError"]
+    cause = chain[0] if chain else error
+    if getattr(cause, "ename", None):
+        return f"{cause.ename}: {cause.evalue}"
+    first_line = str(cause).strip().splitlines()[:1]
+    return f"{type(cause).__name__}: {first_line[0] if first_line else ''}".rstrip(": ")
 
 
 def _notebook_path(error: BaseException) -> Path | None:
@@ -107,14 +114,24 @@ def describe(failure: FailedCell, srcdir: Path) -> str:
     return f"notebook {name} failed in cell {failure.index + 1}{total}{where}: {failure.reason}"
 
 
+def _location(app, failure: FailedCell):
+    """Sphinx's (docname, line) location, printed as 'path:line:' before the message."""
+    try:
+        docname = app.env.path2doc(str(failure.notebook))
+    except Exception:  # best effort, as above
+        docname = None
+    if docname is None:
+        return None
+    return (docname, failure.line) if failure.line else docname
+
+
 def report_failed_cell(app, exception: BaseException | None) -> None:
     if exception is None:
         return
     failure = locate_failure(exception)
     if failure is None:
         return
-    location = (str(failure.notebook), failure.line) if failure.line else str(failure.notebook)
-    logger.error(describe(failure, Path(app.srcdir)), location=location)
+    logger.error(describe(failure, Path(app.srcdir)), location=_location(app, failure))
 
 
 def setup(app):
