@@ -1,0 +1,166 @@
+"""Read nbgrader notebooks and find their cells by ``grade_id``.
+
+nbgrader marks the cells it cares about with ``metadata.nbgrader``:
+
+* an *answer* cell has ``solution: true`` (the student writes code there);
+* a *test* cell has ``grade: true`` and ``solution: false`` (it carries the
+  points and the tests).
+
+Everything else is an ordinary cell.  This module is the one place that knows
+that layout; the grader, the benchmarks and the tests all go through it.
+"""
+import ast
+from pathlib import Path
+
+import nbformat
+
+# A course notebook is a few hundred kilobytes; anything far bigger is a
+# mistake (or an attempt to make the grader chew on gigabytes).
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+
+
+class NotebookError(ValueError):
+    """A notebook could not be read, or lacks a cell it must have."""
+
+
+def read_notebook(path):
+    """The notebook at ``path`` as nbformat v4, or a :class:`NotebookError` saying why not."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotebookError(f"{path}: no such notebook")
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(f"{path}: {size} bytes is too large for a notebook "
+                            f"(limit {MAX_NOTEBOOK_BYTES}); clear its outputs")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            notebook = nbformat.read(handle, as_version=4)
+    except UnicodeDecodeError as error:
+        raise NotebookError(f"{path}: not a text file ({error.reason})") from None
+    except Exception as error:  # nbformat raises several unrelated types for bad JSON
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise NotebookError(f"{path}: not a readable Jupyter notebook ({reason})") from None
+    if not isinstance(notebook.get("cells"), list):
+        raise NotebookError(f"{path}: the notebook has no list of cells")
+    return notebook
+
+
+def nbgrader_metadata(cell):
+    """The cell's ``metadata.nbgrader`` dict, or ``{}`` when absent or malformed."""
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def grade_id(cell):
+    """The cell's nbgrader ``grade_id``, or None."""
+    value = nbgrader_metadata(cell).get("grade_id")
+    return value if isinstance(value, str) else None
+
+
+def is_answer_cell(cell):
+    """True for a cell the student fills in (nbgrader ``solution: true``)."""
+    return nbgrader_metadata(cell).get("solution") is True
+
+
+def is_test_cell(cell):
+    """True for a cell that carries points and tests (``grade: true``, not a solution)."""
+    meta = nbgrader_metadata(cell)
+    return meta.get("grade") is True and meta.get("solution") is not True
+
+
+def cell_source(cell):
+    """The cell's source as one string (nbformat allows a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def answer_cells(notebook):
+    """``{grade_id: cell}`` of the answer cells, in notebook order."""
+    return {grade_id(c): c for c in notebook.cells if is_answer_cell(c) and grade_id(c)}
+
+
+def test_cells(notebook):
+    """``{grade_id: cell}`` of the autograded test cells, in notebook order."""
+    return {grade_id(c): c for c in notebook.cells if is_test_cell(c) and grade_id(c)}
+
+
+def find_cell(notebook, wanted_id, path="notebook"):
+    """The cell with ``grade_id == wanted_id``; :class:`NotebookError` if there is none."""
+    for cell in notebook.cells:
+        if grade_id(cell) == wanted_id:
+            return cell
+    raise NotebookError(f"{path}: no cell with grade_id {wanted_id!r}")
+
+
+def answer_source(path, wanted_id):
+    """Source of the answer cell ``wanted_id`` in the notebook at ``path``."""
+    notebook = read_notebook(path)
+    cell = find_cell(notebook, wanted_id, path)
+    if not is_answer_cell(cell):
+        raise NotebookError(f"{path}: the cell {wanted_id!r} is not an answer cell")
+    return cell_source(cell)
+
+
+def strip_magics(source):
+    """``source`` with IPython magics and shell escapes (``%...``, ``!...``) commented out.
+
+    Graded code runs in plain Python, where those lines are syntax errors.
+    Line numbers are kept, so error messages still point at the right line.
+    """
+    lines = source.splitlines()
+    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
+                     for line in lines)
+
+
+def defined_names(source):
+    """Names that ``source`` binds at top level with ``def``/``class``/import; empty if unparsable."""
+    try:
+        tree = ast.parse(strip_magics(source))
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+def setup_statements(notebook):
+    """The imports and definitions of the notebook's ordinary code cells, one source each.
+
+    These are what answer cells may rely on (``import numpy as np``, the
+    provided checks).  Demonstrations and visible tests are left out: they call
+    the student's functions and would only slow grading down or fail.  Cells
+    that do not parse are skipped.  Run them one by one, so that one failing
+    import does not hide the others.
+    """
+    kept = []
+    for cell in notebook.cells:
+        if cell.get("cell_type") != "code" or nbgrader_metadata(cell):
+            continue
+        try:
+            tree = ast.parse(strip_magics(cell_source(cell)))
+        except SyntaxError:
+            continue
+        kept.extend(ast.unparse(node) for node in tree.body
+                    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)))
+    return kept
+
+
+def solution_namespace(path, wanted_ids):
+    """Run a notebook's setup and the answer cells ``wanted_ids``; return the namespace.
+
+    For trusted notebooks only (the instructor solutions): the code runs in
+    this process.  Benchmarks and tests use it to get the reference naive
+    layers, e.g. ``solution_namespace(p, ["conv_forward_naive"])["conv_forward_naive"]``.
+    """
+    notebook = read_notebook(path)
+    namespace = {"__name__": "__solution__"}
+    for statement in setup_statements(notebook):
+        exec(compile(statement, f"<setup of {Path(path).name}>", "exec"), namespace)
+    for wanted in wanted_ids:
+        cell = find_cell(notebook, wanted, path)
+        code = compile(strip_magics(cell_source(cell)), f"<answer cell {wanted}>", "exec")
+        exec(code, namespace)
+    return namespace
