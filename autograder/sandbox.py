@@ -1,0 +1,306 @@
+"""Start isolated worker processes and talk to them.
+
+Two isolation levels, chosen automatically (``--isolation`` overrides):
+
+``namespaces`` (the grader runs as root and ``unshare`` exists):
+    a new network namespace (no network), PID namespace (killing the sandbox
+    kills everything the submission started) and mount namespace with a
+    minimal read-only filesystem view (see :mod:`autograder.sandbox_init`),
+    an unprivileged user id of its own, ``no_new_privs``, and resource limits.
+
+``process`` (anything else, e.g. an instructor's laptop without root):
+    a plain ``python -I`` child in a scratch directory with a minimal
+    environment, resource limits and its own process group.  It can still read
+    the instructor's files, reach the network and leave processes behind that
+    call ``setsid``; the grader says so loudly whenever it uses this level.
+
+In both, the grader enforces a wall-clock limit on every request and kills the
+sandbox when it is exceeded.
+"""
+import importlib.util
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, asdict
+from pathlib import Path
+
+from . import wire
+
+HERE = Path(__file__).resolve().parent
+SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc")
+# Sandboxed workers run as uid/gid BASE_UID + (grader pid): distinct from every
+# real account and from any other sandbox running at the same time, so that
+# RLIMIT_NPROC (counted per user) limits exactly one submission.
+BASE_UID = 2_000_000
+LOG_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandbox (documented in the instructor guide)."""
+    cpu_s: int = 120                  # CPU seconds for the whole sandbox life
+    as_bytes: int = 2 << 30           # address space of each process
+    fsize_bytes: int = 16 << 20       # largest file it may write
+    nofile: int = 256                 # open files
+    nproc: int = 8                    # processes and threads (namespaces level only)
+    tmp_bytes: int = 64 << 20         # its scratch /tmp (namespaces level only)
+
+
+class SandboxError(Exception):
+    """The sandbox could not be started (a problem of the grading machine, not the student)."""
+
+
+class SandboxDied(Exception):
+    """The worker went away (exit, crash, or a reply that broke the protocol)."""
+
+
+class SandboxTimeout(Exception):
+    """The worker did not answer within the wall-clock limit; it has been killed."""
+
+
+# ---------------------------------------------------------------------------
+# Choosing the isolation level
+# ---------------------------------------------------------------------------
+
+ISOLATION_LEVELS = ("namespaces", "process")
+_DESCRIPTIONS = {
+    "namespaces": ("namespaces: no network, private read-only filesystem view "
+                   "(no course directory, gradebook or other submissions), "
+                   "own PID namespace (nothing it starts survives), unprivileged uid, "
+                   "limits on CPU, memory, file size, processes and wall time"),
+    "process": ("process (DEGRADED): the worker can read files your user can read, "
+                "reach the network, and processes that call setsid may outlive it; "
+                "limits on CPU, memory, file size and wall time still apply. "
+                "Run the grader as root on Linux with util-linux's unshare for full isolation"),
+}
+
+
+def describe_isolation(level):
+    return _DESCRIPTIONS[level]
+
+
+def available_isolation():
+    """The strongest level this machine supports, with the reason for anything weaker."""
+    if not sys.platform.startswith("linux"):
+        return "process", "not Linux"
+    if os.geteuid() != 0:
+        return "process", "not running as root"
+    if shutil.which("unshare") is None:
+        return "process", "the unshare command (util-linux) is missing"
+    return "namespaces", ""
+
+
+def exposed_paths(course_root):
+    """What the namespaces sandbox may see: system dirs, Python, numpy and cnnbook.
+
+    Raises :class:`SandboxError` when one of them would reveal the course directory.
+    """
+    import numpy
+    candidates = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
+    candidates += [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                   os.path.dirname(os.path.realpath(sys.executable)),
+                   str(Path(numpy.__file__).resolve().parent.parent)]
+    spec = importlib.util.find_spec("cnnbook")
+    if spec is not None and spec.submodule_search_locations:
+        candidates.append(str(Path(list(spec.submodule_search_locations)[0]).resolve()))
+    paths = []
+    for path in sorted({os.path.abspath(p) for p in candidates}, key=len):
+        if not any(path == kept or path.startswith(kept + "/") for kept in paths):
+            paths.append(path)
+    course_root = os.path.realpath(course_root)
+    for path in paths:
+        if not os.path.islink(path) and (course_root == path or course_root.startswith(path + "/")):
+            raise SandboxError(f"the course directory {course_root} lies inside {path}, which the "
+                               "sandbox must expose; move the course out of it for full isolation")
+    return paths
+
+
+def minimal_env():
+    return {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
+            "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg",
+            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+# ---------------------------------------------------------------------------
+# One sandbox
+# ---------------------------------------------------------------------------
+
+class Sandbox:
+    """A running worker process behind an isolation layer; talk with :meth:`request`."""
+
+    def __init__(self, isolation, course_root, limits=Limits()):
+        if isolation not in ISOLATION_LEVELS:
+            raise ValueError(f"unknown isolation level {isolation!r}; use one of {ISOLATION_LEVELS}")
+        self.isolation = isolation
+        self.course_root = course_root
+        self.limits = limits
+        self.process = None
+        self._scratch = None
+        self._log = bytearray()
+        self._log_thread = None
+
+    # -- life cycle ---------------------------------------------------------
+
+    def start(self, timeout=30):
+        self._scratch = tempfile.mkdtemp(prefix="autograder-sandbox-")
+        command, options = (self._namespace_command() if self.isolation == "namespaces"
+                            else self._process_command())
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, env=minimal_env(), **options)
+        except OSError as error:
+            self.close()
+            raise SandboxError(f"could not start the sandbox: {error}") from None
+        self._log_thread = threading.Thread(target=self._drain_log, daemon=True)
+        self._log_thread.start()
+        try:
+            self.request({"op": "ping"}, timeout=timeout)
+        except (SandboxDied, SandboxTimeout):
+            self.close()
+            raise SandboxError("the sandbox did not start: " + self.log_text()[-2000:]) from None
+
+    def _namespace_command(self):
+        os.chmod(self._scratch, 0o700)
+        uid = BASE_UID + os.getpid()
+        config = {"root": self._scratch, "expose": exposed_paths(self.course_root),
+                  "python": sys.executable, "uid": uid, "gid": uid, "env": minimal_env(),
+                  "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits)}
+        command = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--",
+                   sys.executable, "-I", "-B", str(HERE / "sandbox_init.py"), json.dumps(config)]
+        return command, {"cwd": self._scratch}
+
+    def _process_command(self):
+        for name in ("worker.py", "wire.py"):
+            shutil.copyfile(HERE / name, Path(self._scratch) / name)
+        limits = self.limits
+
+        def limit_child():
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
+            resource.setrlimit(resource.RLIMIT_AS, (limits.as_bytes, limits.as_bytes))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limits.fsize_bytes, limits.fsize_bytes))
+
+        command = [sys.executable, "-I", "-B", str(Path(self._scratch) / "worker.py")]
+        return command, {"cwd": self._scratch, "start_new_session": True, "preexec_fn": limit_child}
+
+    def close(self):
+        """Kill the sandbox and everything in it; safe to call twice."""
+        process, self.process = self.process, None
+        if process is not None:
+            if self.isolation == "process":
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            process.kill()
+            process.wait()
+            for stream in (process.stdin, process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        if self._log_thread is not None:
+            self._log_thread.join(timeout=5)
+            self._log_thread = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    @property
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    # -- the student's output (for the instructor's log, never for feedback) --
+
+    def _drain_log(self):
+        stream = self.process.stderr
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            if not chunk:
+                break
+            room = LOG_LIMIT - len(self._log)
+            if room > 0:
+                self._log += chunk[:room]
+        stream.close()
+
+    def log_text(self):
+        return self._log.decode("utf-8", "replace")
+
+    # -- requests -------------------------------------------------------------
+
+    def request(self, header, arrays=(), timeout=10.0):
+        """Send one request and return ``(reply_header, reply_arrays)``.
+
+        Raises :class:`SandboxTimeout` (after killing the sandbox) when no full
+        reply arrives within ``timeout`` seconds, :class:`SandboxDied` when the
+        worker is gone or its reply is malformed.
+        """
+        if not self.alive:
+            raise SandboxDied("the worker is not running")
+        deadline = time.monotonic() + timeout
+        try:
+            self._send(header, arrays, deadline)
+            return wire.read_message(lambda size: self._read_exact(size, deadline))
+        except SandboxTimeout:
+            self.close()
+            raise
+        except (wire.ProtocolError, OSError, EOFError) as error:
+            self.close()
+            raise SandboxDied(str(error) or type(error).__name__) from None
+
+    def _send(self, header, arrays, deadline):
+        buffer = _Collect()
+        wire.write_message(buffer, header, list(arrays))
+        data = memoryview(b"".join(buffer.parts))
+        fd = self.process.stdin.fileno()
+        os.set_blocking(fd, False)
+        while data:
+            self._wait(fd, deadline, for_write=True)
+            try:
+                written = os.write(fd, data)
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:
+                raise EOFError("the worker closed its input") from None
+            data = data[written:]
+
+    def _read_exact(self, size, deadline):
+        fd = self.process.stdout.fileno()
+        chunks, missing = [], size
+        while missing:
+            self._wait(fd, deadline, for_write=False)
+            chunk = os.read(fd, min(missing, 1 << 20))
+            if not chunk:
+                raise EOFError("the worker exited")
+            chunks.append(chunk)
+            missing -= len(chunk)
+        return b"".join(chunks)
+
+    def _wait(self, fd, deadline, for_write):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SandboxTimeout
+        ready = select.select([], [fd], [], remaining) if for_write else select.select([fd], [], [], remaining)
+        if not any(ready):
+            raise SandboxTimeout
+
+
+class _Collect:
+    """A write-only stream that keeps what is written (to send it in one go)."""
+
+    def __init__(self):
+        self.parts = []
+
+    def write(self, data):
+        self.parts.append(bytes(data))
+
+    def flush(self):
+        pass

@@ -1,0 +1,162 @@
+"""First process of a sandbox: builds its private filesystem, then runs the worker.
+
+The grader starts this file as root through
+``unshare --net --mount --pid --fork --kill-child``, so it runs as process 1
+of a fresh PID namespace, with a private mount namespace and a network
+namespace that has no interfaces up.  It then
+
+1. mounts a small tmpfs as the new root and bind-mounts, read-only and at
+   their usual paths, only what Python needs: the system directories, the
+   Python installation and virtual environment, and the ``cnnbook`` package
+   (never the course directory: no ``autograder/``, ``solutions/``,
+   ``submitted/`` or ``gradebook.db``);
+2. adds ``/dev/null`` and friends, a private ``/proc`` and a size-limited
+   tmpfs at ``/tmp`` (the worker's scratch directory);
+3. copies the worker's two files to ``/grader``, makes the root read-only and
+   ``chroot``s into it;
+4. forks the worker, which drops to an unprivileged user, takes the resource
+   limits and ``no_new_privs``, and executes ``python -I -B /grader/worker.py``;
+5. waits.  When the worker exits, this process exits, and the kernel kills
+   every process left in the namespace: nothing the student started survives.
+
+If the grader dies or kills the sandbox, ``--kill-child`` kills this process,
+with the same effect.  This file is trusted code; no student code ever runs in
+this process.
+"""
+import ctypes
+import json
+import os
+import resource
+import shutil
+import sys
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+PR_SET_NO_NEW_PRIVS = 38
+
+_libc = ctypes.CDLL(None, use_errno=True)
+WORKER_FILES = ("worker.py", "wire.py")
+
+
+def mount(source, target, fstype, flags, data=None):
+    encode = (lambda text: text.encode() if text is not None else None)
+    if _libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
+
+
+def bind_readonly(path, target):
+    mount(path, target, None, MS_BIND)
+    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def expose(path, root):
+    """Make ``path`` visible, read-only, at the same place under ``root``."""
+    target = root + path
+    if os.path.islink(path):
+        # Debian's /bin -> usr/bin and friends: recreate the link, not its target.
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.symlink(os.readlink(path), target)
+        return
+    if os.path.isdir(path):
+        os.makedirs(target, exist_ok=True)
+    elif os.path.exists(path):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    else:
+        return
+    bind_readonly(path, target)
+
+
+def add_device(path, root):
+    target = root + path
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    open(target, "a").close()
+    mount(path, target, None, MS_BIND)
+
+
+def build_root(config):
+    root = config["root"]
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("tmpfs", root, "tmpfs", MS_NOSUID, "size=16m,mode=755")
+    for path in sorted(config["expose"], key=lambda p: p.count("/")):
+        expose(path, root)
+    for device in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"):
+        add_device(device, root)
+    os.makedirs(root + "/proc")
+    mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(root + "/tmp")
+    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+          f"size={config['tmp_bytes']},mode=1777")
+    os.makedirs(root + "/grader")
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in WORKER_FILES:
+        shutil.copyfile(os.path.join(here, name), os.path.join(root, "grader", name))
+        os.chmod(os.path.join(root, "grader", name), 0o644)
+    mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+    os.chdir(root)
+    os.chroot(".")
+    os.chdir("/tmp")
+
+
+def become_worker(config):
+    """In the forked child: drop privileges, take the limits, become the worker."""
+    limits = config["limits"]
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["as_bytes"], limits["as_bytes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize_bytes"], limits["fsize_bytes"]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["nofile"], limits["nofile"]))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"], limits["nproc"]))
+    os.setgroups([])
+    os.setresgid(config["gid"], config["gid"], config["gid"])
+    os.setresuid(config["uid"], config["uid"], config["uid"])
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    python = config["python"]
+    os.execve(python, [python, "-I", "-B", "/grader/worker.py"], config["env"])
+
+
+def wait_for(worker_pid):
+    """Reap every child; return the worker's exit status once it is gone."""
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 1
+        if pid == worker_pid:
+            return os.waitstatus_to_exitcode(status)
+
+
+def main():
+    config = json.loads(sys.argv[1])
+    try:
+        build_root(config)
+    except OSError as error:
+        print(f"sandbox setup failed: {error}", file=sys.stderr, flush=True)
+        os._exit(111)
+    worker_pid = os.fork()
+    if worker_pid == 0:
+        try:
+            become_worker(config)
+        except BaseException as error:
+            print(f"sandbox setup failed: {error}", file=sys.stderr, flush=True)
+        os._exit(111)
+    # Only the worker (and whatever it starts) may hold the grader's pipes,
+    # so that the grader sees end-of-file as soon as the worker is gone.
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    code = wait_for(worker_pid)
+    os._exit(code if code >= 0 else 128 - code)
+
+
+if __name__ == "__main__":
+    main()
