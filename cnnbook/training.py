@@ -282,11 +282,25 @@ def run_seeds(make_model, train, val, config, seeds, settings=None, test=None):
             for seed in seeds]
 
 
+def run_value(history, metric):
+    """One number per run: the last epoch's value of a per-epoch metric, the
+    mean over epochs for ``epoch_time_s``, or a per-run value (``test_acc``,
+    ``images_per_s``, ``train_time_s``, ...)."""
+    value = getattr(history, metric)
+    if metric == "epoch_time_s":
+        return float(np.mean(value))
+    if isinstance(value, list):
+        if not value:
+            raise ValueError(f"this run recorded no {metric!r}")
+        return float(value[-1])
+    if value is None:
+        raise ValueError(f"this run has no {metric!r} (was a test set given to fit?)")
+    return float(value)
+
+
 def final(histories, metric):
-    """The last value of ``metric`` in each run, as a numpy array
-    (``test_acc`` / ``test_loss`` are single values per run)."""
-    values = [getattr(h, metric) for h in histories]
-    return np.array([v[-1] if isinstance(v, list) else v for v in values], dtype=float)
+    """:func:`run_value` of each run, as a numpy array."""
+    return np.array([run_value(h, metric) for h in histories], dtype=float)
 
 
 def mean_and_spread(values):
@@ -294,3 +308,34 @@ def mean_and_spread(values):
     values = np.asarray(values, dtype=float)
     spread = values.std(ddof=1) if values.size > 1 else 0.0
     return float(values.mean()), float(spread)
+
+
+COLUMN_NAMES = {
+    "train_acc": "train acc.", "val_acc": "val. acc.", "test_acc": "test acc.",
+    "clean_train_acc": "train acc. (clean)", "train_loss": "train loss",
+    "val_loss": "val. loss", "test_loss": "test loss",
+    "epoch_time_s": "s / epoch", "images_per_s": "images / s", "train_time_s": "train time (s)",
+}
+
+
+def _format(metric, mean, spread):
+    if metric.endswith("_acc"):
+        return f"{100 * mean:.1f} ± {100 * spread:.1f} %"
+    if metric == "images_per_s":
+        return f"{mean:,.0f} ± {spread:,.0f}"
+    if metric.endswith("_s"):
+        return f"{mean:.2f} ± {spread:.2f}"
+    return f"{mean:.3f} ± {spread:.3f}"
+
+
+def summary_table(results, metrics=("val_acc",)):
+    """A pandas DataFrame, one row per label of ``results`` (label -> Histories),
+    one column per metric, each cell "mean ± standard deviation over seeds"."""
+    import pandas as pd
+
+    rows = {label: {COLUMN_NAMES.get(m, m): _format(m, *mean_and_spread(final(hs, m)))
+                    for m in metrics}
+            for label, hs in results.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = f"mean ± sd over {len(next(iter(results.values())))} seeds"
+    return table
