@@ -6,13 +6,15 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``:
 - ``offline_assets``: fail early and clearly when the pinned offline JavaScript is missing
   or when the configuration points a page at a CDN.
 - ``launch_buttons``: show launch buttons (Colab, Binder) only on ``.ipynb`` pages.
+- ``no_thebe``: drop the (disabled) thebe scripts, which name a CDN and raise a console error.
 """
 
-from . import cell_errors, launch_buttons, offline_assets
+from . import cell_errors, launch_buttons, no_thebe, offline_assets
 
 
 def setup(app):
     cell_errors.setup(app)
     offline_assets.setup(app)
     launch_buttons.setup(app)
+    no_thebe.setup(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
