@@ -1,0 +1,105 @@
+"""The repository's entry points: README's two commands, set-up, CI script, deploy workflow."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+SETUP_FILES = ("scripts/setup.sh", "requirements.txt", "requirements-test.txt", "pyproject.toml")
+
+
+def shell_commands_in_readme(repo_root: Path) -> list[str]:
+    readme = (repo_root / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_readme_gives_the_two_commands_and_how_to_open_the_book(repo_root):
+    commands = shell_commands_in_readme(repo_root)
+    assert commands[:2] == ["make book", "make test"]
+    readme = (repo_root / "README.md").read_text()
+    assert "_build/html/index.html" in readme
+    assert "book/instructors/grading_guide.md" in readme
+
+
+def test_makefile_targets_run_setup_then_build_or_tests(repo_root):
+    make = subprocess.run(["make", "-n", "book", "test"], cwd=repo_root, text=True,
+                          capture_output=True, check=True).stdout.splitlines()
+    assert make == ["scripts/setup.sh book", ".venv/bin/python scripts/build_book.py",
+                    "scripts/setup.sh test", '.venv/bin/python -m pytest -m "slow or not slow"']
+
+
+def test_ci_script_runs_exactly_make_test(repo_root):
+    script = repo_root / ".ci" / "run"
+    assert script.stat().st_mode & stat.S_IXUSR, ".ci/run must be executable"
+    text = script.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
+    commands = [line.strip() for line in text.splitlines()
+                if line.strip() and not line.strip().startswith("#")]
+    assert commands[-1] == "make test"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+def test_deploy_workflow_builds_with_make_book_and_publishes_the_html(repo_root):
+    workflow = yaml.safe_load((repo_root / ".github/workflows/deploy-book.yml").read_text())
+    build_steps = workflow["jobs"]["build"]["steps"]
+    uses = [step.get("uses", "").split("@")[0] for step in build_steps]
+    assert uses[:2] == ["actions/checkout", "actions/setup-python"]
+    assert build_steps[1]["with"]["python-version"] == "3.11"
+    assert build_steps[1]["with"]["cache"] == "pip"
+    assert any(step.get("run", "").startswith("make book") for step in build_steps)
+    upload = build_steps[uses.index("actions/upload-pages-artifact")]
+    assert upload["with"]["path"] == "_build/html"
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "build"
+    assert deploy["steps"][-1]["uses"].startswith("actions/deploy-pages@")
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+
+
+def fake_clone(tmp_path: Path, repo_root: Path) -> tuple[Path, Path]:
+    """A copy of the set-up inputs whose .venv/bin/python only logs how it was called."""
+    for name in SETUP_FILES:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo_root / name, tmp_path / name)
+    log = tmp_path / "pip-calls.log"
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n')
+    python.chmod(0o755)
+    return tmp_path, log
+
+
+def run_setup(clone: Path, mode: str) -> str:
+    env = dict(os.environ, PYTHON=sys.executable)
+    result = subprocess.run(["bash", "scripts/setup.sh", mode], cwd=clone, env=env, text=True,
+                            capture_output=True, check=True)
+    return result.stdout
+
+
+def test_setup_installs_once_and_again_only_when_requirements_change(tmp_path, repo_root):
+    clone, log = fake_clone(tmp_path, repo_root)
+    run_setup(clone, "test")
+    assert log.read_text().splitlines() == [
+        "-m pip install --quiet -r requirements.txt",
+        "-m pip install --quiet -e .",
+        "-m pip install --quiet -r requirements-test.txt"]
+    assert "up to date" in run_setup(clone, "test")
+    assert len(log.read_text().splitlines()) == 3  # nothing installed the second time
+    with (clone / "requirements.txt").open("a") as requirements:
+        requirements.write("# a changed pin\n")
+    run_setup(clone, "test")
+    assert len(log.read_text().splitlines()) == 6
+
+
+def test_setup_rejects_an_unknown_mode(tmp_path, repo_root):
+    clone, _ = fake_clone(tmp_path, repo_root)
+    result = subprocess.run(["bash", "scripts/setup.sh", "everything"], cwd=clone, text=True,
+                            capture_output=True, check=False)
+    assert result.returncode == 2 and "usage: scripts/setup.sh book|test" in result.stderr
