@@ -1,0 +1,35 @@
+"""nbgrader configuration of the CNN Properties course.
+
+Run every nbgrader command from the repository root, where nbgrader finds this
+file.  Regenerate the student release after editing solutions/ with
+
+    nbgrader generate_assignment numpy_cnn --force
+
+(it writes exercises/numpy_cnn/, which is committed, and records the
+assignment's cells in gradebook.db, which autograding needs).
+"""
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 -- provided by traitlets when it loads this file
+
+REPO_ROOT = Path(__file__).resolve().parent
+
+c.CourseDirectory.course_id = "cnn-properties"
+# Instructor notebooks (solutions and hidden tests) and the generated student release.
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+
+# Kernels started by nbgrader (validate, autograde) inherit this process's
+# environment.  The hidden test cells run `from autograder.notebook import
+# grade_part`, so the repository root must be importable there.
+_python_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+if str(REPO_ROOT) not in _python_path:
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + _python_path)
+
+# Per-cell execution limit.  The slowest cell of the instructor solutions
+# (overfitting 100 examples with the numpy convnet) takes a few seconds here;
+# 120 s leaves room for slow student loops and a loaded machine, while a cell
+# stuck in an endless loop is interrupted instead of hanging the grading run.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
