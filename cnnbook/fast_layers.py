@@ -115,13 +115,13 @@ def window_view(x, window_hw, stride):
                       strides=(s_n, s_c, sh * s_h, sw * s_w, s_h, s_w), writeable=False)
 
 
-def _pad_hw(x, pad):
-    """Copy of ``x`` with ``pad`` zeros around each image (or ``x`` itself if pad is 0)."""
-    if pad == 0:
+def _pad_hw(x, pad_h, pad_w):
+    """Copy of ``x`` with zero rows and columns around each image (``x`` itself if none)."""
+    if pad_h == pad_w == 0:
         return x
     n, c, h, w = x.shape
-    padded = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype)
-    padded[:, :, pad:pad + h, pad:pad + w] = x
+    padded = np.zeros((n, c, h + 2 * pad_h, w + 2 * pad_w), dtype=x.dtype)
+    padded[:, :, pad_h:pad_h + h, pad_w:pad_w + w] = x
     return padded
 
 
@@ -140,8 +140,39 @@ def _check_conv_inputs(x, w, b, conv_param):
     _check_same_shape(b, (w.shape[0],), "b (one bias per filter)", caller)
     stride = _int_param(conv_param, "stride", caller, "conv_param", 1)
     pad = _int_param(conv_param, "pad", caller, "conv_param", 0)
+    n, c, h, width = x.shape
+    conv_output_size(h, w.shape[2], stride, pad)  # raises if the filter does not fit
+    conv_output_size(width, w.shape[3], stride, pad)
     # The weights follow the data's dtype so that float32 stays float32.
     return x, w.astype(x.dtype, copy=False), b.astype(x.dtype, copy=False), stride, pad
+
+
+def _im2col(x_padded, kernel_hw, stride):
+    """Every window of ``x_padded`` as a column: shape (N, C*HH*WW, H'*W').
+
+    The window view has axes (N, C, H', W', HH, WW); moving the window
+    position (H', W') last before the reshape puts one window per column, with
+    its C*HH*WW pixels down the column.  The reshape is the one copy.
+    """
+    windows = window_view(x_padded, kernel_hw, stride)
+    n, c, h_out, w_out, hh, ww = windows.shape
+    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * hh * ww, h_out * w_out)
+
+
+def _correlate(x_padded, w, stride):
+    """Cross-correlate an already padded batch with filters w (F, C, HH, WW).
+
+    Returns ``(out, cols)``: out is (N, F, H', W') and cols the im2col matrix,
+    kept for the weight gradient.  The one big product is
+    (F, C*HH*WW) @ (N, C*HH*WW, H'*W'): for every image, every filter meets
+    every window.  Keeping H'*W' last makes the result come out directly in
+    (N, F, H', W') order.
+    """
+    n, _, hp, wp = x_padded.shape
+    f, _, hh, ww = w.shape
+    cols = _im2col(x_padded, (hh, ww), stride)
+    out = np.matmul(w.reshape(f, -1), cols)
+    return out.reshape(n, f, 1 + (hp - hh) // stride, 1 + (wp - ww) // stride), cols
 
 
 def conv_forward_fast(x, w, b, conv_param):
@@ -156,69 +187,75 @@ def conv_forward_fast(x, w, b, conv_param):
     :func:`conv_backward_fast`.
     """
     x, w, b, stride, pad = _check_conv_inputs(x, w, b, conv_param)
-    n, c, h, width = x.shape
-    f, _, hh, ww = w.shape
-    h_out = conv_output_size(h, hh, stride, pad)
-    w_out = conv_output_size(width, ww, stride, pad)
-
-    # im2col: one column per output pixel, one row per (channel, kernel row,
-    # kernel column).  Axes (N, C, H', W', HH, WW) -> (N, C, HH, WW, H', W')
-    # so that the reshape to (N, C*HH*WW, H'*W') makes the copy; keeping H'*W'
-    # last means the product below comes out already in (N, F, H', W') order.
-    windows = window_view(_pad_hw(x, pad), (hh, ww), stride)
-    cols = windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * hh * ww, h_out * w_out)
-
-    # The one big product, (F, C*HH*WW) @ (N, C*HH*WW, H'*W'): for every image,
-    # every filter meets every window.
-    out = np.matmul(w.reshape(f, -1), cols)
-    out += b[:, None]
-    cache = (x.shape, w, b, stride, pad, cols)
-    return out.reshape(n, f, h_out, w_out), cache
+    out, cols = _correlate(_pad_hw(x, pad, pad), w, stride)
+    out += b[:, None, None]
+    return out, (x.shape, w, stride, pad, cols)
 
 
-def _col2im(dcols, x_shape, kernel_hw, stride, pad):
-    """Scatter-add window gradients (N, C, HH, WW, H', W') back onto the image.
+def _dx_by_col2im(dout, w, x_shape, stride, pad):
+    """Input gradient: each window's gradient, scattered back onto the image.
 
-    Overlapping windows share pixels, so their gradients must be summed.  We
-    loop over the HH*WW kernel offsets, not over pixels: for a fixed offset
-    (a, b) the windows touch the pixels ``a + stride*i, b + stride*j``, a
-    strided slice that numpy adds in one vectorised step, and no two windows
-    touch the same pixel within one slice.  ``np.add.at`` could do the whole
-    scatter in one call but is several times slower (it cannot vectorise a
-    possibly repeated index), and HH*WW iterations are few (9 or 25).
+    A window's gradient is the filters weighted by dout at that window
+    (one product, (C*HH*WW, F) @ (N, F, H'*W')).  Overlapping windows share
+    pixels, so their gradients are summed.  We loop over the HH*WW kernel
+    offsets, not over pixels: for a fixed offset (a, b) the windows touch the
+    pixels ``(a + stride*i, b + stride*j)``, a strided slice that numpy adds in
+    one vectorised step, with no pixel touched twice.  ``np.add.at`` could
+    scatter everything in one call but is several times slower (it cannot
+    vectorise a possibly repeated index), and HH*WW is small (9 or 25).
     """
-    n, c, h, w = x_shape
-    hh, ww = kernel_hw
-    h_out, w_out = dcols.shape[-2:]
-    dx_padded = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=dcols.dtype)
+    n, c, h, width = x_shape
+    f, _, hh, ww = w.shape
+    h_out, w_out = dout.shape[2:]
+    dcols = np.matmul(w.reshape(f, -1).T, dout.reshape(n, f, h_out * w_out))
+    dcols = dcols.reshape(n, c, hh, ww, h_out, w_out)
+    dx_padded = np.zeros((n, c, h + 2 * pad, width + 2 * pad), dtype=dout.dtype)
     for a in range(hh):
         rows = slice(a, a + stride * h_out, stride)
         for b in range(ww):
             cols = slice(b, b + stride * w_out, stride)
             dx_padded[:, :, rows, cols] += dcols[:, :, a, b]
-    return dx_padded[:, :, pad:pad + h, pad:pad + w]
+    return dx_padded[:, :, pad:pad + h, pad:pad + width]
+
+
+def _dx_by_transposed_conv(dout, w, pad):
+    """Input gradient of a stride-1 convolution, as a convolution itself.
+
+    ``dx[n, c, y, x] = sum over f, a, b of dout[n, f, y + pad - a, x + pad - b] * w[f, c, a, b]``:
+    correlating dout, padded by HH-1-pad rows and WW-1-pad columns, with the
+    filters flipped in both directions and with their two channel axes swapped
+    (F inputs, C outputs).  It reuses :func:`_correlate`, so no scatter-add is
+    needed; the matrix it builds has F*HH*WW rows instead of C*HH*WW.
+    """
+    _, _, hh, ww = w.shape
+    w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    dx, _ = _correlate(_pad_hw(dout, hh - 1 - pad, ww - 1 - pad), w_flipped, 1)
+    return dx
 
 
 def conv_backward_fast(dout, cache):
     """Gradients of :func:`conv_forward_fast`: returns ``(dx, dw, db)``."""
-    x_shape, w, b, stride, pad, cols = cache
-    n = x_shape[0]
-    f, c, hh, ww = w.shape
-    dout = _as_float_array(dout, "dout", 4, "conv_backward_fast")
+    x_shape, w, stride, pad, cols = cache
+    n, c = x_shape[:2]
+    f, _, hh, ww = w.shape
     h_out = conv_output_size(x_shape[2], hh, stride, pad)
     w_out = conv_output_size(x_shape[3], ww, stride, pad)
+    dout = _as_float_array(dout, "dout", 4, "conv_backward_fast")
     _check_same_shape(dout, (n, f, h_out, w_out), "dout", "conv_backward_fast")
     dout = dout.astype(w.dtype, copy=False)
-    dout_mat = dout.reshape(n, f, h_out * w_out)
 
     db = dout.sum(axis=(0, 2, 3))
-    # dw[f, k] = sum over images and output pixels of dout[n, f, p] * cols[n, k, p]:
+    # dw[f, k] = sum over images n and windows p of dout[n, f, p] * cols[n, k, p]:
     # one product per image (numpy's matmul loops over the batch in C), summed.
+    dout_mat = dout.reshape(n, f, h_out * w_out)
     dw = np.matmul(dout_mat, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    # Each window's gradient is the filters weighted by dout at that window.
-    dcols = np.matmul(w.reshape(f, -1).T, dout_mat)
-    dcols = dcols.reshape(n, c, hh, ww, h_out, w_out)
-    dx = _col2im(dcols, x_shape, (hh, ww), stride, pad)
+    # Two ways to get dx; both build a matrix of C*HH*WW (col2im) or F*HH*WW
+    # (transposed conv) rows per pixel, so take the smaller one.  The transposed
+    # conv needs stride 1 and a padding no wider than the kernel.
+    if stride == 1 and f <= c and pad < min(hh, ww):
+        dx = _dx_by_transposed_conv(dout, w, pad)
+    else:
+        dx = _dx_by_col2im(dout, w, x_shape, stride, pad)
     return dx, dw, db
 
 
