@@ -139,27 +139,33 @@ class Worker:
     # -- errors -------------------------------------------------------------
 
     def describe(self, error):
-        """Type, message and the student's line for an exception; never the worker's frames."""
-        description = {"type": type(error).__name__[:100], "message": _safe_str(error)[:MAX_MESSAGE]}
-        if isinstance(error, SyntaxError) and str(error.filename).startswith(STUDENT_FILE_PREFIXES):
-            description["where"] = self.place(error.filename, error.lineno)
-            return description
-        frame_place = None
-        tb = error.__traceback__
-        while tb is not None:
-            filename = tb.tb_frame.f_code.co_filename
-            if filename.startswith(STUDENT_FILE_PREFIXES):
-                frame_place = self.place(filename, tb.tb_lineno)
-            tb = tb.tb_next
-        if frame_place:
-            description["where"] = frame_place
-        return description
+        return describe_error(error, lambda name: name.startswith(STUDENT_FILE_PREFIXES), self.line_text)
 
-    def place(self, filename, lineno):
+    def line_text(self, filename, lineno):
         lines = self.sources.get(filename, [])
-        text = lines[lineno - 1].strip() if lineno and 0 < lineno <= len(lines) else ""
-        label = filename.strip("<>")
-        return f"{label}, line {lineno}" + (f": {text[:200]}" if text else "")
+        return lines[lineno - 1] if lineno and 0 < lineno <= len(lines) else ""
+
+
+def describe_error(error, is_student_file, line_text):
+    """Type, message and the student's innermost line for an exception.
+
+    Only frames for which ``is_student_file(filename)`` holds are ever
+    mentioned: the grader's own code never shows up in feedback.
+    """
+    description = {"type": type(error).__name__[:100], "message": _safe_str(error)[:MAX_MESSAGE]}
+    place = None
+    if isinstance(error, SyntaxError) and is_student_file(str(error.filename)):
+        place = (error.filename, error.lineno)
+    tb = error.__traceback__
+    while tb is not None:
+        if is_student_file(tb.tb_frame.f_code.co_filename):
+            place = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if place:
+        filename, lineno = place
+        text = line_text(filename, lineno).strip()
+        description["where"] = f"{filename.strip('<>')}, line {lineno}" + (f": {text[:200]}" if text else "")
+    return description
 
 
 class _Kept:

@@ -1,0 +1,108 @@
+"""Build the autograded notebook that formgrader and the feedback show.
+
+Like ``nbgrader autograde``, it starts from the student's notebook with its
+outputs cleared, puts back the release version of every locked cell (test
+cells included; deleted ones are re-inserted) and the release metadata of
+every answer cell.  Unlike nbgrader, nothing is executed: each test cell
+gets, as its outputs, the trusted feedback of its part (stdout) and the
+points earned (the cell's value, which nbgrader reads as partial credit).
+"""
+import copy
+
+import nbformat
+
+from . import cells
+from .report import part_feedback
+
+
+def build(release_nb, student_nb, located, results):
+    """``located``: ``{part: Located}``; ``results``: ``{part: PartResult}`` for this notebook's parts."""
+    notebook = copy.deepcopy(student_nb)
+    for cell in notebook.cells:
+        _clear(cell)
+    _drop_unknown_ids(notebook, release_nb)
+    for part, where in located.items():
+        cell = notebook.cells[where.index]
+        if cells.grade_id(cell) != part:
+            cell.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(release_nb.answers[part].metadata["nbgrader"])
+    _restore_release_cells(notebook, release_nb)
+    for part in release_nb.parts:
+        test = _find(notebook, part.test_cell)
+        if test is not None and part.name in results:
+            test.outputs = _outputs(results[part.name])
+            test.execution_count = 1
+    return notebook
+
+
+def _clear(cell):
+    if cell.get("cell_type") == "code":
+        cell["outputs"] = []
+        cell["execution_count"] = None
+
+
+def _drop_unknown_ids(notebook, release_nb):
+    """Strip nbgrader metadata that does not belong to a release cell, and duplicates (as nbgrader does)."""
+    known = {cells.grade_id(c) for c in release_nb.notebook.cells if cells.grade_id(c)}
+    seen = set()
+    for cell in notebook.cells:
+        gid = cells.grade_id(cell)
+        if gid is None:
+            continue
+        if gid not in known or gid in seen:
+            del cell.metadata["nbgrader"]
+        else:
+            seen.add(gid)
+
+
+def _restore_release_cells(notebook, release_nb):
+    """Locked cells back to their release version; missing graded cells re-inserted in place."""
+    previous = None
+    for release_cell in release_nb.notebook.cells:
+        gid = cells.grade_id(release_cell)
+        if gid is None:
+            continue
+        meta = cells.nbgrader_metadata(release_cell)
+        current = _find(notebook, gid)
+        if current is None and (meta.get("grade") or meta.get("solution")):
+            current = copy.deepcopy(release_cell)
+            _clear(current)
+            if meta.get("solution"):
+                current.source = "# (this answer cell was missing from the submission)\n" + current.source
+            notebook.cells.insert(_insert_position(notebook, previous), current)
+        elif current is not None and meta.get("locked"):
+            index = _index_of(notebook, current)
+            notebook.cells[index] = copy.deepcopy(release_cell)
+            _clear(notebook.cells[index])
+            current = notebook.cells[index]
+        if current is not None:
+            previous = gid
+
+
+def _insert_position(notebook, previous_id):
+    if previous_id is None:
+        return 0
+    for index, cell in enumerate(notebook.cells):
+        if cells.grade_id(cell) == previous_id:
+            return index + 1
+    return len(notebook.cells)
+
+
+def _find(notebook, gid):
+    for cell in notebook.cells:
+        if cells.grade_id(cell) == gid:
+            return cell
+    return None
+
+
+def _index_of(notebook, target):
+    for index, cell in enumerate(notebook.cells):
+        if cell is target:
+            return index
+    return None
+
+
+def _outputs(result):
+    text = "\n".join(part_feedback(result)) + "\n"
+    return [nbformat.v4.new_output("stream", name="stdout", text=text),
+            nbformat.v4.new_output("execute_result", data={"text/plain": repr(float(result.points))},
+                                   execution_count=1)]

@@ -1,0 +1,127 @@
+"""What a hidden check may say: comparisons whose messages teach, never leak.
+
+Every check compares a student's result with the oracle through a
+:class:`Verifier`.  A failure raises :class:`CheckFailed` with a message that
+names the result, what was expected (shape, dtype, tolerance) and what
+happened (shape found, largest relative error and its index, how many
+entries are off).  Passing comparisons leave a short note.  Neither ever
+contains the hidden inputs.
+
+Relative error follows CS231n: ``|a - e| / (|a| + |e|)`` per entry, largest
+over the array.  The denominator has a floor, ``floor * rms(e)``, so that an
+entry that is almost zero by cancellation is judged at the scale of the
+array instead of failing on rounding noise.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class CheckFailed(Exception):
+    """A hidden check failed; the message is shown to the student."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rel: float      # largest relative error accepted
+    floor: float    # denominator floor, as a fraction of the expected array's RMS
+
+
+# float64 forward passes agree with PyTorch to ~1e-15; 1e-7 is CS231n's "correct" line.
+FORWARD = Tolerance(1e-7, 1e-6)
+# Gradients: exact vector-Jacobian products, but sums in a different order.
+BACKWARD = Tolerance(1e-6, 1e-6)
+# float32 inputs: single precision rounding (~6e-8) accumulated over a few hundred terms.
+FORWARD_32 = Tolerance(1e-4, 1e-3)
+BACKWARD_32 = Tolerance(1e-3, 1e-3)
+
+
+def relative_errors(actual, expected, tolerance):
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    rms = float(np.sqrt(np.mean(expected ** 2))) if expected.size else 0.0
+    floor = max(1e-8, tolerance.floor * rms)
+    return np.abs(actual - expected) / np.maximum(np.abs(actual) + np.abs(expected), floor)
+
+
+def _shape(shape):
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class Verifier:
+    """Comparisons for one check; collects notes about what passed."""
+
+    def __init__(self):
+        self.notes = []
+
+    def note(self, text):
+        self.notes.append(text)
+
+    def result(self, value, names, function):
+        """``value`` is a tuple with one item per name; returns it."""
+        expected = "(" + ", ".join(names) + ")"
+        if value is None:
+            raise CheckFailed(f"{function} returned None instead of {expected}; "
+                              "is the return statement missing?")
+        if len(names) == 1:
+            return (value,)
+        if type(value) not in (tuple, list) or len(value) != len(names):
+            got = (f"a {type(value).__name__} of length {len(value)}"
+                   if type(value) in (tuple, list) else f"a {_kind(value)}")
+            raise CheckFailed(f"{function} must return {expected}; it returned {got}")
+        return tuple(value)
+
+    def array(self, name, value, shape, dtype=None):
+        """``value`` is a finite numpy array of ``shape`` (and ``dtype``, when given)."""
+        if not isinstance(value, np.ndarray):
+            raise CheckFailed(f"{name} should be a numpy array of shape {_shape(shape)}, "
+                              f"got a {_kind(value)}")
+        if value.shape != tuple(shape):
+            raise CheckFailed(f"{name} has shape {_shape(value.shape)}, expected {_shape(shape)}")
+        if dtype is not None and value.dtype != np.dtype(dtype):
+            raise CheckFailed(f"{name} has dtype {value.dtype}, expected {np.dtype(dtype)} "
+                              "(the dtype of the input)")
+        if value.dtype.kind not in "fc" and dtype is None:
+            value = value.astype(np.float64)
+        if not np.all(np.isfinite(value)):
+            count = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+            raise CheckFailed(f"{name} contains {count} NaN or infinite value(s)")
+        return value
+
+    def close(self, name, actual, expected, tolerance, dtype=None):
+        """``actual`` has the shape of ``expected`` and matches it within ``tolerance``."""
+        expected = np.asarray(expected)
+        actual = self.array(name, actual, expected.shape, dtype)
+        errors = relative_errors(actual, expected, tolerance)
+        worst = float(errors.max()) if errors.size else 0.0
+        if worst > tolerance.rel:
+            index = np.unravel_index(int(np.argmax(errors)), errors.shape)
+            bad = int(np.count_nonzero(errors > tolerance.rel))
+            raise CheckFailed(
+                f"{name}: largest relative error {worst:.1e} at index {tuple(int(i) for i in index)} "
+                f"exceeds the tolerance {tolerance.rel:.0e} ({bad} of {errors.size} entries are off)")
+        self.note(f"{name} {_shape(expected.shape)} within {tolerance.rel:.0e} "
+                  f"(largest relative error {worst:.1e})")
+
+    def unchanged(self, name, before, after):
+        """An input array or dict is exactly as it was before the call."""
+        if isinstance(before, dict):
+            for key, value in before.items():
+                if key not in after:
+                    raise CheckFailed(f"the call removed the key {key!r} from {name}")
+                self.unchanged(f"{name}[{key!r}]", value, after[key])
+            return
+        if isinstance(before, np.ndarray):
+            same = (isinstance(after, np.ndarray) and after.shape == before.shape
+                    and after.dtype == before.dtype and np.array_equal(after, before))
+        else:
+            same = type(after) is type(before) and after == before
+        if not same:
+            raise CheckFailed(f"the call modified its input {name}; "
+                              "work on a copy (for example np.pad or x.copy()) instead")
+
+
+def _kind(value):
+    if value is None:
+        return "None"
+    return getattr(value, "type_name", None) or type(value).__name__

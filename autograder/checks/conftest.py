@@ -1,0 +1,34 @@
+"""Fixtures of the hidden checks: the student, a seeded generator, a verifier.
+
+The runner (autograder/runner.py) provides the student factory and the
+course secret through pytest's stash; run the checks through it, not bare.
+"""
+import numpy as np
+import pytest
+
+from autograder.checking import Verifier
+from autograder.runner import SECRET, STUDENTS, VERIFIER
+from autograder.secret import case_seed
+
+
+@pytest.fixture(scope="module")
+def student(request):
+    factory = request.config.stash.get(STUDENTS, None)
+    if factory is None:
+        raise pytest.UsageError("the hidden checks run through autograder.runner.run_checks")
+    student = factory(request.module.PART)
+    yield student
+    student.close()
+
+
+@pytest.fixture
+def rng(request):
+    secret = request.config.stash[SECRET]
+    return np.random.default_rng(case_seed(secret, request.module.PART, request.node.name))
+
+
+@pytest.fixture
+def verify(request):
+    verifier = Verifier()
+    request.node.stash[VERIFIER] = verifier
+    return verifier

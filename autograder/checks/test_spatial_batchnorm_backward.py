@@ -1,0 +1,80 @@
+"""Hidden checks of spatial_batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta).
+
+The cache comes from the student's own training-mode forward pass; the
+gradients are compared with PyTorch's autograd.  Weights (sum 10): dbeta (1),
+dgamma (2), dx (4), one image with one channel (1), float32 (1), dout left
+unmodified (1).
+"""
+import numpy as np
+import pytest
+
+from autograder import cases, oracle
+from autograder.checking import BACKWARD, BACKWARD_32
+
+PART = "spatial_batchnorm_backward"
+FORWARD_FUNCTION = "spatial_batchnorm_forward"
+EPS = 1e-5
+NAMES = ("dx", "dgamma", "dbeta")
+
+
+def gradients(student, verify, rng, x, gamma, beta):
+    """The student's (dx, dgamma, dbeta), dout, and the oracle's gradients."""
+    dout = cases.normal(rng, x.shape, x.dtype)
+    _out, cache = verify.result(student.call(FORWARD_FUNCTION, x, gamma, beta, {"mode": "train"}, _keep=(1,)),
+                                ("out", "cache"), FORWARD_FUNCTION)
+    value, args_after, _ = student.call_tracked(PART, dout, cache)
+    result = verify.result(value, NAMES, PART)
+    return result, dout, args_after[0], oracle.batchnorm_backward(x, gamma, beta, EPS, dout)
+
+
+def check(verify, names, result, expected, tolerance=BACKWARD, dtype=None):
+    for name, actual, wanted in zip(NAMES, result, expected):
+        if name in names:
+            verify.close(name, actual, wanted, tolerance, dtype)
+
+
+def main_case(rng):
+    return cases.bn_inputs(rng, 4, 3, int(rng.integers(4, 7)), int(rng.integers(5, 8)))
+
+
+@pytest.mark.weight(1)
+def test_dbeta(student, rng, verify):
+    """dbeta (sum of dout over N, H and W)"""
+    result, _, _, expected = gradients(student, verify, rng, *main_case(rng))
+    check(verify, ("dbeta",), result, expected)
+
+
+@pytest.mark.weight(2)
+def test_dgamma(student, rng, verify):
+    """dgamma (sum of dout times the normalised input)"""
+    result, _, _, expected = gradients(student, verify, rng, *main_case(rng))
+    check(verify, ("dgamma",), result, expected)
+
+
+@pytest.mark.weight(4)
+def test_dx(student, rng, verify):
+    """dx, through the batch mean and variance"""
+    result, _, _, expected = gradients(student, verify, rng, *main_case(rng))
+    check(verify, ("dx",), result, expected)
+
+
+@pytest.mark.weight(1)
+def test_one_image_one_channel(student, rng, verify):
+    """dx, dgamma, dbeta for one image with a single channel, non-square"""
+    result, _, _, expected = gradients(student, verify, rng, *cases.bn_inputs(rng, 1, 1, 5, 7))
+    check(verify, NAMES, result, expected)
+
+
+@pytest.mark.weight(1)
+def test_float32(student, rng, verify):
+    """float32 inputs give float32 gradients, accurate to float32 precision"""
+    result, _, _, expected = gradients(student, verify, rng, *cases.bn_inputs(rng, 3, 3, 5, 6, dtype=np.float32))
+    check(verify, NAMES, result, expected, BACKWARD_32, np.float32)
+
+
+@pytest.mark.weight(1)
+def test_dout_unmodified(student, rng, verify):
+    """dout is left as it was"""
+    _, dout, dout_after, _ = gradients(student, verify, rng, *cases.bn_inputs(rng, 3, 3, 4, 5))
+    verify.unchanged("dout", dout, dout_after)
+    verify.note("dout unchanged")

@@ -1,0 +1,107 @@
+"""nbgrader's side: course directory, gradebook registration and score records.
+
+Scores are written the way ``nbgrader autograde`` writes them: the student
+and submission are created or updated, and nbgrader's own ``SaveAutoGrades``
+and ``AssignLatePenalties`` preprocessors read the autograded notebook, whose
+test cells carry the trusted points as their value.  So formgrader,
+``nbgrader export`` and ``nbgrader generate_feedback`` show exactly those.
+Only the main grading process calls this module (SQLite, one writer).
+"""
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+from sqlalchemy.exc import SAWarning
+from traitlets.config.loader import PyFileConfigLoader
+
+from . import cells
+
+CONFIG_FILE = "nbgrader_config.py"
+
+
+class CourseError(Exception):
+    """The course directory is not set up for grading."""
+
+
+def course_directory(root):
+    """nbgrader's CourseDirectory for the course at ``root``, configured by its nbgrader_config.py."""
+    root = Path(root).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise CourseError(f"no {CONFIG_FILE} in {root}: run the grader from the course's root directory")
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    coursedir = CourseDirectory(config=config)
+    coursedir.root = str(root)
+    return coursedir, config
+
+
+def assignment_dir(coursedir, step, assignment, student="."):
+    return Path(coursedir.format_path(getattr(coursedir, f"{step}_directory"), student, assignment))
+
+
+def ensure_assignment(coursedir, assignment, log=print):
+    """Register the assignment's notebooks and cells in the gradebook if they are not there yet.
+
+    That is normally done by ``nbgrader generate_assignment``; on a fresh
+    clone the gradebook does not exist, so it is run here with the release
+    written to a temporary folder (the committed release is left alone).
+    """
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        try:
+            if gb.find_assignment(assignment).notebooks:
+                return
+        except MissingEntry:
+            pass
+    log(f"registering {assignment} in the gradebook (nbgrader generate_assignment into a temporary folder)")
+    with tempfile.TemporaryDirectory() as release:
+        command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                   f"--CourseDirectory.release_directory={release}"]
+        done = subprocess.run(command, cwd=coursedir.root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CourseError(f"nbgrader generate_assignment {assignment} failed:\n{done.stdout}{done.stderr}")
+
+
+def record(coursedir, config, assignment, student, autograded_dir):
+    """Write one student's trusted scores into the gradebook from the autograded notebooks."""
+    # nbgrader's own API triggers SQLAlchemy autoflush warnings here, as it does in `nbgrader autograde`.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        _record(coursedir, config, assignment, student, autograded_dir)
+
+
+def _record(coursedir, config, assignment, student, autograded_dir):
+    timestamp = coursedir.get_existing_timestamp(str(assignment_dir(coursedir, "submitted", assignment, student)))
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        gb.update_or_create_student(student)
+        if timestamp:
+            gb.update_or_create_submission(assignment, student, timestamp=timestamp)
+        else:
+            gb.update_or_create_submission(assignment, student)
+        notebooks = [notebook.name for notebook in gb.find_assignment(assignment).notebooks]
+    for name in notebooks:
+        path = Path(autograded_dir) / f"{name}.ipynb"
+        if path.is_file():
+            _save_scores(coursedir, config, assignment, student, name, cells.read_notebook(path))
+        else:
+            _zero_scores(coursedir, assignment, student, name)
+
+
+def _save_scores(coursedir, config, assignment, student, notebook_name, notebook):
+    resources = {"nbgrader": {"notebook": notebook_name, "assignment": assignment, "student": student,
+                              "db_url": coursedir.db_url}}
+    for preprocessor in (SaveAutoGrades(config=config), AssignLatePenalties(config=config)):
+        notebook, resources = preprocessor.preprocess(notebook, resources)
+
+
+def _zero_scores(coursedir, assignment, student, notebook_name):
+    """A notebook that was not submitted (or could not be read) scores zero, as in nbgrader."""
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        submission = gb.find_submission_notebook(notebook_name, assignment, student)
+        for grade in submission.grades:
+            grade.auto_score = 0
+            grade.needs_manual_grade = False
+        gb.db.commit()

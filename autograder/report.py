@@ -1,0 +1,59 @@
+"""Feedback text for students and the class-wide grades table.
+
+Feedback lists, per graded part, the points, how the answer cells were
+found, and per check its name, its weight, and what was expected and what
+happened.  It is built only from check titles, :class:`CheckFailed`
+messages, the student's own exceptions and notes of what passed: never from
+the checks' source, their inputs or their seeds.
+"""
+import csv
+
+
+def format_points(value):
+    return f"{value:g}"
+
+
+def part_feedback(result):
+    """Lines of feedback for one :class:`~autograder.runner.PartResult`."""
+    lines = [f"{result.part}: {format_points(result.points)} / {format_points(result.max_points)} points"]
+    lines += [f"  note: {note}" for note in result.notes]
+    previous_message = None
+    for check in result.checks:
+        mark = "pass" if check.passed else "FAIL"
+        head = f"  [{mark}] {check.title} (weight {format_points(check.weight)})"
+        if check.passed:
+            detail = "; ".join(check.notes)
+        elif check.message == previous_message:
+            detail = "the same"
+        else:
+            detail = check.message
+        previous_message = None if check.passed else check.message
+        lines.append(head + (f": {detail}" if detail else ""))
+    return lines
+
+
+def submission_feedback(student, assignment, part_results, notebook_notes=()):
+    """The whole text a student receives for one assignment."""
+    total = sum(result.points for result in part_results)
+    possible = sum(result.max_points for result in part_results)
+    lines = [f"Autograder feedback for {student}, assignment {assignment}",
+             f"Total: {format_points(round(total, 4))} / {format_points(possible)} points", ""]
+    lines += [f"note: {note}" for note in notebook_notes]
+    if notebook_notes:
+        lines.append("")
+    for result in part_results:
+        lines += part_feedback(result) + [""]
+    lines.append("Each part's points are shared among its checks in proportion to their weights. "
+                 "The checks run on hidden random inputs; relative errors are "
+                 "|yours - expected| / (|yours| + |expected|), largest over the array.")
+    return "\n".join(lines) + "\n"
+
+
+def write_grades_csv(path, parts, rows):
+    """``rows``: ``[(student, {part: points}, total, status, flags)]``, one per student."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", *parts, "total", "status", "flags"])
+        for student, points, total, status, flags in rows:
+            writer.writerow([student, *(format_points(points.get(part, 0.0)) for part in parts),
+                             format_points(total), status, " | ".join(flags)])

@@ -1,0 +1,345 @@
+"""The one door through which hidden checks reach a student's code.
+
+Checks never touch student objects directly.  They call through a
+:class:`Student`, and get back numpy arrays, plain Python values, or
+:class:`~autograder.wire.RemoteRef` handles for objects that stay with the
+student (a layer's cache, a model).  Two transports implement it:
+
+* :class:`SandboxStudent` (the trusted grader): the code runs in an isolated
+  worker process (:mod:`autograder.sandbox`); values cross as JSON and ``.npy``.
+* :class:`DirectStudent` (``grade_part`` inside a notebook kernel, used by
+  plain ``nbgrader autograde``/``validate``): the code runs in this process.
+  Values take the same encode/decode round trip, so checks see exactly the
+  same kinds of values from both.
+
+Whatever the student's code does wrong surfaces as one of three exceptions,
+each with a message meant for the student: :class:`StudentError` (it raised),
+:class:`StudentCrash` (the worker died) and :class:`StudentTimeout`.
+"""
+import linecache
+import time
+from dataclasses import dataclass, field
+
+from . import wire
+from .sandbox import Sandbox, SandboxDied, SandboxTimeout
+from .worker import describe_error
+
+
+class StudentError(Exception):
+    """The student's code raised an exception."""
+
+    def __init__(self, error):
+        self.type_name = error.get("type", "Exception")
+        self.message = error.get("message", "")
+        self.where = error.get("where")
+        super().__init__(self.describe())
+
+    def describe(self):
+        text = f"raised {self.type_name}"
+        if self.message:
+            text += f": {self.message}"
+        if self.where:
+            text += f" (in {self.where})"
+        return text
+
+
+class StudentCrash(Exception):
+    """The worker running the student's code exited or broke the protocol."""
+
+
+class StudentTimeout(Exception):
+    """The student's code did not return in time."""
+
+
+def _refuse(obj):
+    raise TypeError(f"cannot send a {type(obj).__name__} to the student's code")
+
+
+def _encode_call(args, kwargs):
+    arrays = []
+    node = wire.encode((tuple(args), dict(kwargs)), arrays, _refuse)
+    return node["t"][0], node["t"][1], arrays
+
+
+class Student:
+    """Interface of both transports (see the module docstring)."""
+
+    #: Messages about how the answer cells were found and loaded, for the feedback.
+    notes = ()
+
+    def call(self, name, *args, _keep=(), **kwargs):
+        """``name(*args, **kwargs)``; items of a returned tuple listed in ``_keep`` come back as refs."""
+        return self._call({"name": name}, args, kwargs, _keep, False)[0]
+
+    def call_tracked(self, name, *args, _keep=(), **kwargs):
+        """Like :meth:`call`, and also the arguments as they are after the call: ``(value, args, kwargs)``."""
+        value, after = self._call({"name": name}, args, kwargs, _keep, True)
+        return value, after[0], after[1]
+
+    def call_method(self, ref, method, *args, **kwargs):
+        return self._call({"ref": ref, "method": method}, args, kwargs, (), False)[0]
+
+    def get(self, ref, attr):
+        """The attribute ``attr`` of a remote object, by value."""
+        raise NotImplementedError
+
+    def setitem(self, ref, attr, key, value):
+        """``getattr(ref, attr)[key] = value`` on the student's side."""
+        raise NotImplementedError
+
+    def kind(self, name):
+        """Type name of the global ``name`` in the student's namespace, or None if undefined."""
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
+# ---------------------------------------------------------------------------
+# In-process transport (plain nbgrader; the notebook kernel is untrusted anyway)
+# ---------------------------------------------------------------------------
+
+class DirectStudent(Student):
+    """Calls the functions of a notebook namespace in this process."""
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+        self._objects = {}
+
+    def _call(self, target, args, kwargs, keep, track):
+        if "name" in target:
+            function = self.namespace.get(target["name"])
+            if function is None:
+                raise StudentError({"type": "NameError",
+                                    "message": f"name '{target['name']}' is not defined"})
+        else:
+            function = getattr(self._local(target["ref"]), target["method"])
+        args, kwargs = self._to_student((tuple(args), dict(kwargs)))
+        try:
+            value = function(*args, **kwargs)
+        except BaseException as error:  # the student's code may raise anything, SystemExit included
+            raise StudentError(describe_error(error, _is_notebook_file, _notebook_line)) from None
+        if keep and type(value) in (tuple, list):
+            value = type(value)(_KeepRef(v) if i in keep else v for i, v in enumerate(value))
+        value = self._from_student(value)
+        return value, (self._from_student(args), self._from_student(kwargs)) if track else None
+
+    def get(self, ref, attr):
+        return self._from_student(getattr(self._local(ref), attr))
+
+    def setitem(self, ref, attr, key, value):
+        getattr(self._local(ref), attr)[key] = self._to_student(value)
+
+    def kind(self, name):
+        return type(self.namespace[name]).__name__ if name in self.namespace else None
+
+    # Values take the same round trip as over the wire: arrays are copied,
+    # objects that cannot travel become references.
+    def _to_student(self, value):
+        arrays = []
+        node = wire.encode(value, arrays, _refuse)
+        return wire.decode(node, [a.copy() for a in arrays], lambda ref_id, _t: self._objects[ref_id])
+
+    def _from_student(self, value):
+        arrays = []
+        node = wire.encode(value, arrays, self._make_ref)
+        return wire.decode(node, [a.copy() for a in arrays], wire.RemoteRef)
+
+    def _make_ref(self, obj):
+        obj = obj.obj if isinstance(obj, _KeepRef) else obj
+        ref_id = len(self._objects) + 1
+        self._objects[ref_id] = obj
+        return {"r": ref_id, "type": type(obj).__name__}
+
+    def _local(self, ref):
+        return self._objects[ref.ref_id]
+
+
+class _KeepRef:
+    def __init__(self, obj):
+        self.obj = obj
+
+
+def _is_notebook_file(filename):
+    # ipykernel compiles each cell to a file named like /tmp/ipykernel_123/456.py.
+    return "ipykernel_" in filename or filename.startswith("<")
+
+
+def _notebook_line(filename, lineno):
+    return linecache.getline(filename, lineno)
+
+
+# ---------------------------------------------------------------------------
+# Sandboxed transport (the trusted grader)
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Program:
+    """What a sandbox loads before the checks run: trusted setup, then the student's cells."""
+    setup: list                 # source statements from the release notebook
+    cells: list                 # (label, source) of the student's answer cells, in order
+    notes: list = field(default_factory=list)   # how the cells were found (for feedback)
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    call_s: float = 10.0        # one call of a student function
+    load_s: float = 60.0        # setup and answer cells (imports included)
+    part_s: float = 120.0       # everything for one graded part
+    restarts: int = 3           # fresh sandboxes after a crash or timeout, per part
+
+
+class SandboxStudent(Student):
+    """Runs a :class:`Program` in a sandbox; restarts it after a crash, within limits."""
+
+    def __init__(self, program, isolation, course_root, time_limits=TimeLimits(), log=None):
+        self.program = program
+        self.isolation = isolation
+        self.course_root = course_root
+        self.time_limits = time_limits
+        self.log = log if log is not None else []
+        self.notes = list(program.notes)
+        self._sandbox = None
+        self._generation = 0
+        self._starts = 0
+        self._fatal = None
+        self._deadline = time.monotonic() + time_limits.part_s
+
+    # -- sandbox life -------------------------------------------------------
+
+    def _ensure_running(self):
+        if self._fatal:
+            raise StudentCrash(self._fatal)
+        if self._sandbox is not None and self._sandbox.alive:
+            return
+        if self._starts > self.time_limits.restarts:
+            raise StudentCrash("not run: the code crashed or hung too many times in this part")
+        self._starts += 1
+        self._retire()
+        self._generation += 1
+        self._sandbox = Sandbox(self.isolation, self.course_root)
+        self._sandbox.start()
+        self._load()
+
+    def _load(self):
+        first = self._generation == 1
+        for statement in self.program.setup:
+            reply = self._request({"op": "exec", "source": statement, "filename": "<setup>"},
+                                  (), self.time_limits.load_s, loading=True)
+            if not reply[0].get("ok"):
+                self.log.append(f"setup statement failed in the sandbox: {statement!r}: "
+                                f"{reply[0].get('error')}")
+        for label, source in self.program.cells:
+            header = {"op": "exec", "source": source, "filename": f"<answer cell {label}>"}
+            reply = self._request(header, (), self.time_limits.load_s, loading=True)
+            if not reply[0].get("ok") and first:
+                error = StudentError(reply[0].get("error", {}))
+                self.notes.append(f"running your answer cell {label} {error.describe()}; "
+                                  "anything it defined before that line is graded")
+
+    def _request(self, header, arrays, timeout, loading=False):
+        timeout = min(timeout, self._deadline - time.monotonic())
+        if timeout <= 0:
+            raise StudentTimeout("not run: this part's time budget "
+                                 f"({self.time_limits.part_s:.0f} s) is used up")
+        try:
+            return self._sandbox.request(header, arrays, timeout=timeout)
+        except SandboxTimeout:
+            self._retire()
+            if loading:
+                self._fatal = (f"your answer cells did not finish loading within {timeout:.0f} s "
+                               "(an endless loop at top level?)")
+                raise StudentCrash(self._fatal) from None
+            raise StudentTimeout(f"did not return within {timeout:.0f} s "
+                                 "(an endless loop, or far too slow); the call was stopped") from None
+        except SandboxDied:
+            self._retire()
+            if loading:
+                self._fatal = ("the Python process running your code exited while loading your "
+                               "answer cells (sys.exit, os._exit or a crash at top level?)")
+                raise StudentCrash(self._fatal) from None
+            raise StudentCrash("the Python process running your code exited during the call "
+                               "(sys.exit, os._exit, a crash, or the memory limit)") from None
+
+    def _retire(self):
+        if self._sandbox is not None:
+            log = self._sandbox.log_text()
+            if log:
+                self.log.append("student output:\n" + log)
+            self._sandbox.close()
+            self._sandbox = None
+
+    def close(self):
+        self._retire()
+
+    # -- calls ----------------------------------------------------------------
+
+    def _call(self, target, args, kwargs, keep, track):
+        self._ensure_running()
+        if "ref" in target:
+            target = {"ref": self._ref_id(target["ref"]), "method": target["method"]}
+        self._check_refs((args, kwargs))
+        args_node, kwargs_node, arrays = _encode_call(args, kwargs)
+        header = {"op": "call", "target": target, "args": args_node, "kwargs": kwargs_node,
+                  "keep": list(keep), "return_args": track}
+        reply, reply_arrays = self._checked(header, arrays)
+        value = self._decode(reply.get("value"), reply_arrays)
+        if not track:
+            return value, None
+        after = self._decode(reply.get("args_after"), reply_arrays)
+        if type(after) is not tuple or len(after) != 2:
+            raise StudentCrash("the worker's reply was malformed")
+        return value, (tuple(after[0]), after[1])
+
+    def get(self, ref, attr):
+        self._ensure_running()
+        reply, arrays = self._checked({"op": "get", "ref": self._ref_id(ref), "attr": attr}, [])
+        return self._decode(reply.get("value"), arrays)
+
+    def setitem(self, ref, attr, key, value):
+        self._ensure_running()
+        arrays = []
+        node = wire.encode(value, arrays, _refuse)
+        self._checked({"op": "setitem", "ref": self._ref_id(ref), "attr": attr, "key": key,
+                       "value": node}, arrays)
+
+    def kind(self, name):
+        self._ensure_running()
+        reply, _ = self._checked({"op": "defined", "names": [name]}, [])
+        kinds = reply.get("kinds")
+        value = kinds.get(name) if isinstance(kinds, dict) else None
+        return value[:100] if isinstance(value, str) else None
+
+    def _checked(self, header, arrays):
+        reply, reply_arrays = self._request(header, arrays, self.time_limits.call_s)
+        if reply.get("ok") is not True:
+            error = reply.get("error")
+            raise StudentError(error if isinstance(error, dict) else {})
+        return reply, reply_arrays
+
+    def _decode(self, node, arrays):
+        try:
+            return wire.decode(node, arrays, self._new_ref)
+        except wire.ProtocolError as error:
+            self._retire()
+            raise StudentCrash(f"the worker's reply was malformed ({error})") from None
+
+    def _new_ref(self, ref_id, type_name):
+        ref = wire.RemoteRef(ref_id, type_name)
+        ref.generation = self._generation
+        return ref
+
+    def _ref_id(self, ref):
+        if getattr(ref, "generation", None) != self._generation:
+            raise StudentCrash("not run: the object it needs was lost when the worker was restarted")
+        return ref.ref_id
+
+    def _check_refs(self, value):
+        if isinstance(value, wire.RemoteRef):
+            self._ref_id(value)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                self._check_refs(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                self._check_refs(item)
