@@ -147,32 +147,47 @@ def _check_conv_inputs(x, w, b, conv_param):
     return x, w.astype(x.dtype, copy=False), b.astype(x.dtype, copy=False), stride, pad
 
 
-def _im2col(x_padded, kernel_hw, stride):
-    """Every window of ``x_padded`` as a column: shape (N, C*HH*WW, H'*W').
+# Inside the convolution, arrays are channel-major: (C, N, H, W) rather than
+# (N, C, H, W).  Then every pass is ONE two-dimensional matrix product over the
+# whole batch, (rows, C*HH*WW) @ (C*HH*WW, N*H'*W'), which the BLAS library
+# runs at full speed and on all its threads, instead of N small products.
+# Converting at the layer's boundary costs one copy of the (small) input or
+# output; the big im2col matrix is built directly in the right order.
 
-    The window view has axes (N, C, H', W', HH, WW); moving the window
-    position (H', W') last before the reshape puts one window per column, with
-    its C*HH*WW pixels down the column.  The reshape is the one copy.
+def _im2col(x_padded, kernel_hw, stride):
+    """Every window of ``x_padded`` (N, C, Hp, Wp) as a column: (C*HH*WW, N*H'*W').
+
+    The window view has axes (N, C, H', W', HH, WW).  Reordering them to
+    (C, HH, WW, N, H', W') and flattening the first three and the last three
+    puts one window per column, its C*HH*WW pixels down the column.  The
+    reshape makes the one copy; runs along W' stay contiguous in memory.
     """
     windows = window_view(x_padded, kernel_hw, stride)
     n, c, h_out, w_out, hh, ww = windows.shape
-    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * hh * ww, h_out * w_out)
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * hh * ww, n * h_out * w_out)
 
 
-def _correlate(x_padded, w, stride):
+def _to_batch_major(y_cm):
+    """(C, N, H, W) channel-major result -> contiguous (N, C, H, W)."""
+    return np.ascontiguousarray(y_cm.transpose(1, 0, 2, 3))
+
+
+def _correlate(x_padded, w, stride, bias=None):
     """Cross-correlate an already padded batch with filters w (F, C, HH, WW).
 
     Returns ``(out, cols)``: out is (N, F, H', W') and cols the im2col matrix,
     kept for the weight gradient.  The one big product is
-    (F, C*HH*WW) @ (N, C*HH*WW, H'*W'): for every image, every filter meets
-    every window.  Keeping H'*W' last makes the result come out directly in
-    (N, F, H', W') order.
+    (F, C*HH*WW) @ (C*HH*WW, N*H'*W'): every filter meets every window of
+    every image.
     """
     n, _, hp, wp = x_padded.shape
     f, _, hh, ww = w.shape
     cols = _im2col(x_padded, (hh, ww), stride)
-    out = np.matmul(w.reshape(f, -1), cols)
-    return out.reshape(n, f, 1 + (hp - hh) // stride, 1 + (wp - ww) // stride), cols
+    out = w.reshape(f, -1) @ cols
+    if bias is not None:
+        out += bias[:, None]
+    out = out.reshape(f, n, 1 + (hp - hh) // stride, 1 + (wp - ww) // stride)
+    return _to_batch_major(out), cols
 
 
 def conv_forward_fast(x, w, b, conv_param):
@@ -187,35 +202,35 @@ def conv_forward_fast(x, w, b, conv_param):
     :func:`conv_backward_fast`.
     """
     x, w, b, stride, pad = _check_conv_inputs(x, w, b, conv_param)
-    out, cols = _correlate(_pad_hw(x, pad, pad), w, stride)
-    out += b[:, None, None]
+    out, cols = _correlate(_pad_hw(x, pad, pad), w, stride, bias=b)
     return out, (x.shape, w, stride, pad, cols)
 
 
-def _dx_by_col2im(dout, w, x_shape, stride, pad):
+def _dx_by_col2im(dout_cm, w, x_shape, stride, pad):
     """Input gradient: each window's gradient, scattered back onto the image.
 
-    A window's gradient is the filters weighted by dout at that window
-    (one product, (C*HH*WW, F) @ (N, F, H'*W')).  Overlapping windows share
-    pixels, so their gradients are summed.  We loop over the HH*WW kernel
-    offsets, not over pixels: for a fixed offset (a, b) the windows touch the
-    pixels ``(a + stride*i, b + stride*j)``, a strided slice that numpy adds in
-    one vectorised step, with no pixel touched twice.  ``np.add.at`` could
-    scatter everything in one call but is several times slower (it cannot
-    vectorise a possibly repeated index), and HH*WW is small (9 or 25).
+    ``dout_cm`` is dout in channel-major order (F, N, H', W').  A window's
+    gradient is the filters weighted by dout at that window: one product,
+    (C*HH*WW, F) @ (F, N*H'*W').  Overlapping windows share pixels, so their
+    gradients are summed.  We loop over the HH*WW kernel offsets, not over
+    pixels: for a fixed offset (a, b) the windows touch the pixels
+    ``(a + stride*i, b + stride*j)``, a strided slice that numpy adds in one
+    vectorised step, with no pixel touched twice.  ``np.add.at`` could scatter
+    everything in one call but is several times slower (it cannot vectorise a
+    possibly repeated index), and HH*WW is small (9 or 25).
     """
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
-    h_out, w_out = dout.shape[2:]
-    dcols = np.matmul(w.reshape(f, -1).T, dout.reshape(n, f, h_out * w_out))
-    dcols = dcols.reshape(n, c, hh, ww, h_out, w_out)
-    dx_padded = np.zeros((n, c, h + 2 * pad, width + 2 * pad), dtype=dout.dtype)
+    h_out, w_out = dout_cm.shape[2:]
+    dcols = w.reshape(f, -1).T @ dout_cm.reshape(f, -1)
+    dcols = dcols.reshape(c, hh, ww, n, h_out, w_out)
+    dx_padded = np.zeros((c, n, h + 2 * pad, width + 2 * pad), dtype=dout_cm.dtype)
     for a in range(hh):
         rows = slice(a, a + stride * h_out, stride)
         for b in range(ww):
             cols = slice(b, b + stride * w_out, stride)
-            dx_padded[:, :, rows, cols] += dcols[:, :, a, b]
-    return dx_padded[:, :, pad:pad + h, pad:pad + width]
+            dx_padded[:, :, rows, cols] += dcols[:, a, b]
+    return _to_batch_major(dx_padded[:, :, pad:pad + h, pad:pad + width])
 
 
 def _dx_by_transposed_conv(dout, w, pad):
@@ -243,19 +258,19 @@ def conv_backward_fast(dout, cache):
     dout = _as_float_array(dout, "dout", 4, "conv_backward_fast")
     _check_same_shape(dout, (n, f, h_out, w_out), "dout", "conv_backward_fast")
     dout = dout.astype(w.dtype, copy=False)
+    dout_cm = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))  # (F, N, H', W')
 
-    db = dout.sum(axis=(0, 2, 3))
-    # dw[f, k] = sum over images n and windows p of dout[n, f, p] * cols[n, k, p]:
-    # one product per image (numpy's matmul loops over the batch in C), summed.
-    dout_mat = dout.reshape(n, f, h_out * w_out)
-    dw = np.matmul(dout_mat, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    # Two ways to get dx; both build a matrix of C*HH*WW (col2im) or F*HH*WW
+    db = dout_cm.reshape(f, -1).sum(axis=1)
+    # dw[f, k] = sum over all windows p of dout[f, p] * cols[k, p]: one product
+    # (F, N*H'*W') @ (N*H'*W', C*HH*WW), the transpose of cols costing no copy.
+    dw = (dout_cm.reshape(f, -1) @ cols.T).reshape(w.shape)
+    # Two ways to get dx; they build a matrix of C*HH*WW (col2im) or F*HH*WW
     # (transposed conv) rows per pixel, so take the smaller one.  The transposed
-    # conv needs stride 1 and a padding no wider than the kernel.
+    # conv needs stride 1 and a padding narrower than the kernel.
     if stride == 1 and f <= c and pad < min(hh, ww):
         dx = _dx_by_transposed_conv(dout, w, pad)
     else:
-        dx = _dx_by_col2im(dout, w, x_shape, stride, pad)
+        dx = _dx_by_col2im(dout_cm, w, x_shape, stride, pad)
     return dx, dw, db
 
 

@@ -163,7 +163,8 @@ def test_both_ways_of_computing_dx_agree(pad):
     x_shape = (2, 4, 8 - 2 * pad, 10 - 2 * pad)
     by_transposed_conv = _dx_by_transposed_conv(dout, w, pad)
     assert by_transposed_conv.shape == x_shape
-    np.testing.assert_allclose(by_transposed_conv, _dx_by_col2im(dout, w, x_shape, 1, pad),
+    np.testing.assert_allclose(by_transposed_conv,
+                               _dx_by_col2im(dout.transpose(1, 0, 2, 3), w, x_shape, 1, pad),
                                atol=1e-12)
 
 
