@@ -140,7 +140,8 @@ def extract(tarball: Path, package: Package, site_dir: Path = SITE_DIR) -> int:
 
 
 def marker_text(package: Package) -> str:
-    return f"{package.spec} {package.integrity}\n"
+    """What was staged: a change of version, tarball or file selection restages."""
+    return f"{package.spec} {package.integrity} {package.strip!r} {' '.join(package.include)}\n"
 
 
 def is_staged(package: Package, site_dir: Path = SITE_DIR) -> bool:

@@ -2,7 +2,8 @@
 
 ``built_book`` builds the real book (incrementally, with the execution cache) once per
 test session, so the build and browser tests always look at a site that matches the
-sources, never at a stale ``_build``.
+sources, never at a stale ``_build``. ``tiny_book`` builds throwaway books with the real
+configuration, to test the build's behaviour on pages made for the purpose.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
+import yaml
+
+import build_book
+import js_assets
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_book.py"
@@ -33,3 +39,66 @@ def built_book() -> Path:
         pytest.fail(f"the book does not build (scripts/build_book.py):\n{output}",
                     pytrace=False)
     return REPO_ROOT / "_build" / "html"
+
+
+class TinyBook:
+    """A throwaway book in a temporary folder, configured by the real _config.yml."""
+
+    FRONT_MATTER = ("---\njupytext:\n  text_representation:\n    extension: .md\n"
+                    "    format_name: myst\n{metadata}kernelspec:\n  display_name: Python 3\n"
+                    "  language: python\n  name: python3\n---\n")
+
+    def __init__(self, root: Path, repo_root: Path):
+        self.root = root
+        self.repo_root = repo_root
+        self.html = root / "_build" / "html"
+
+    def config(self) -> dict:
+        """The real configuration, with its repository-relative paths made absolute."""
+        config = yaml.safe_load((self.repo_root / "_config.yml").read_text())
+        sphinx = config["sphinx"]
+        sphinx["local_extensions"] = {name: str(self.repo_root / path)
+                                      for name, path in sphinx["local_extensions"].items()}
+        sphinx["config"]["html_static_path"] = [str(js_assets.SITE_DIR)]
+        return config
+
+    def build(self, pages: dict[str, str]) -> subprocess.CompletedProcess:
+        """Write an index page, then `pages` (relative path -> source) in order; build."""
+        (self.root / "_config.yml").write_text(yaml.safe_dump(self.config()))
+        chapters = [{"file": Path(name).with_suffix("").as_posix()} for name in pages]
+        toc = {"format": "jb-book", "root": "index", "chapters": chapters}
+        (self.root / "_toc.yml").write_text(yaml.safe_dump(toc))
+        (self.root / "index.md").write_text("# Tiny book\n\nA test book.\n")
+        for name, source in pages.items():
+            (self.root / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / name).write_text(source)
+        assert js_assets.main() == 0, "the offline assets must be staged for the build"
+        return subprocess.run(build_book.build_command(self.root, self.root), cwd=self.root,
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              check=False)
+
+    @classmethod
+    def myst_notebook(cls, *cells: str, metadata: str = "", prose: str = "") -> str:
+        """A MyST Markdown notebook; `metadata` is extra YAML front matter."""
+        return (cls.FRONT_MATTER.format(metadata=metadata) + "# A notebook\n\n" + prose
+                + "\n".join(f"```{{code-cell}} ipython3\n{cell}\n```\n" for cell in cells))
+
+    @staticmethod
+    def ipynb_notebook(*cells: str) -> str:
+        notebook = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_markdown_cell("# A notebook")]
+            + [nbformat.v4.new_code_cell(cell) for cell in cells],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}})
+        return nbformat.writes(notebook)
+
+    @staticmethod
+    def code_cell_line(source: str, index: int) -> int:
+        """1-based line of the index-th (0-based) code cell of a MyST notebook."""
+        return [number for number, text in enumerate(source.splitlines(), start=1)
+                if text.startswith("```{code-cell}")][index]
+
+
+@pytest.fixture
+def tiny_book(tmp_path, repo_root) -> TinyBook:
+    return TinyBook(tmp_path, repo_root)

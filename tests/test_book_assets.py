@@ -56,14 +56,21 @@ def test_manifest_error_names_the_missing_key(tmp_path):
         js_assets.load_manifest(bad)
 
 
-def test_config_refers_to_staged_folders_only(repo_root):
-    """_config.yml's script paths start with a manifest destination, never a URL."""
+def test_config_refers_to_staged_or_own_scripts_only(repo_root):
+    """_config.yml's scripts are staged npm files or the extension's own, never URLs."""
     config = yaml.safe_load((repo_root / "_config.yml").read_text())["sphinx"]["config"]
     destinations = {f"npm/{p.dest}/" for p in js_assets.load_manifest()}
-    scripts = [config["mathjax_path"], *config["nb_ipywidgets_js"]]
-    for script in scripts:
-        assert any(script.startswith(d) for d in destinations), script
+    for script in [config["mathjax_path"], *config["nb_ipywidgets_js"]]:
+        own = (offline_assets.OWN_STATIC / script).is_file()
+        assert own or any(script.startswith(d) for d in destinations), script
     assert config["html_static_path"] == [str(js_assets.SITE_DIR.relative_to(repo_root))]
+
+
+def test_widget_scripts_load_require_js_first():
+    sorted_by_key = {"npm/html-manager/embed-amd.js": {}, "npm/requirejs/require.js": {},
+                     "widget-setup.js": {}}
+    assert list(offline_assets.in_widget_order(sorted_by_key)) == [
+        "npm/requirejs/require.js", "widget-setup.js", "npm/html-manager/embed-amd.js"]
 
 
 # ---------------------------------------------------------------- integrity and staging

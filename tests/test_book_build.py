@@ -7,69 +7,12 @@ The slow tests build tiny throwaway books in tmp_path with the real _config.yml
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 
-import nbformat
 import pytest
 import yaml
 
 import book_pages
 import build_book
-import js_assets
-
-NOTEBOOK_FRONT_MATTER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-"""
-
-
-def tiny_book_config(repo_root: Path) -> dict:
-    """The real configuration, with its repository-relative paths made absolute."""
-    config = yaml.safe_load((repo_root / "_config.yml").read_text())
-    sphinx = config["sphinx"]
-    sphinx["local_extensions"] = {name: str(repo_root / path)
-                                  for name, path in sphinx["local_extensions"].items()}
-    sphinx["config"]["html_static_path"] = [str(js_assets.SITE_DIR)]
-    return config
-
-
-def write_tiny_book(root: Path, repo_root: Path, pages: dict[str, str]) -> None:
-    """A book whose root page links nothing, then `pages` (name -> source) in order."""
-    (root / "_config.yml").write_text(yaml.safe_dump(tiny_book_config(repo_root)))
-    toc = {"format": "jb-book", "root": "index",
-           "chapters": [{"file": Path(name).with_suffix("").as_posix()} for name in pages]}
-    (root / "_toc.yml").write_text(yaml.safe_dump(toc))
-    (root / "index.md").write_text("# Tiny book\n\nA test book.\n")
-    for name, source in pages.items():
-        (root / name).write_text(source)
-
-
-def build_tiny_book(root: Path) -> subprocess.CompletedProcess:
-    assert js_assets.main() == 0, "the offline assets must be staged for the build"
-    return subprocess.run(build_book.build_command(root, root), cwd=root, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
-
-
-def myst_notebook(*cells: str) -> str:
-    return NOTEBOOK_FRONT_MATTER + "# A notebook\n\n" + "\n".join(
-        f"```{{code-cell}} ipython3\n{cell}\n```\n" for cell in cells)
-
-
-def ipynb_notebook(*cells: str) -> str:
-    notebook = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_markdown_cell("# A notebook")]
-        + [nbformat.v4.new_code_cell(cell) for cell in cells],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}})
-    return nbformat.writes(notebook)
 
 
 # ---------------------------------------------------------------- fast checks
@@ -112,62 +55,54 @@ def test_build_command_is_strict(repo_root):
 
 
 @pytest.mark.slow
-def test_raising_cell_in_myst_notebook_names_notebook_and_cell(tmp_path, repo_root):
-    source = myst_notebook("x = 1", "def f():\n    raise ValueError('boom in cell three')\nf()")
-    write_tiny_book(tmp_path, repo_root, {"bad.md": source})
-    result = build_tiny_book(tmp_path)
+def test_raising_cell_in_myst_notebook_names_notebook_and_cell(tiny_book):
+    source = tiny_book.myst_notebook(
+        "x = 1", "def f():\n    raise ValueError('boom in cell three')\nf()")
+    result = tiny_book.build({"bad.md": source})
     assert result.returncode != 0
-    start = [n for n, text in enumerate(source.splitlines(), start=1)
-             if text.startswith("```{code-cell}")][1]
-    expected = (f"notebook bad.md failed in cell 3 of 3 (code cell at line {start}): "
-                "ValueError: boom in cell three")
-    assert f"bad.md:{start}: ERROR: {expected}" in result.stdout, result.stdout[-3000:]
+    line = tiny_book.code_cell_line(source, 1)
+    expected = (f"bad.md:{line}: ERROR: notebook bad.md failed in cell 3 of 3 "
+                f"(code cell at line {line}): ValueError: boom in cell three")
+    assert expected in result.stdout, result.stdout[-3000:]
 
 
 @pytest.mark.slow
-def test_raising_cell_in_ipynb_names_notebook_and_cell(tmp_path, repo_root):
-    source = ipynb_notebook("import math", "math.sqrt(-1)", "print('never runs')")
-    write_tiny_book(tmp_path, repo_root, {"lab.ipynb": source})
-    result = build_tiny_book(tmp_path)
+def test_raising_cell_in_ipynb_names_notebook_and_cell(tiny_book):
+    source = tiny_book.ipynb_notebook("import math", "math.sqrt(-1)", "print('never runs')")
+    result = tiny_book.build({"lab.ipynb": source})
     assert result.returncode != 0
     assert ("notebook lab.ipynb failed in cell 3 of 4: ValueError: math domain error"
             in result.stdout), result.stdout[-3000:]
 
 
 @pytest.mark.slow
-def test_cell_over_the_time_limit_fails_and_is_named(tmp_path, repo_root):
+def test_cell_over_the_time_limit_fails_and_is_named(tiny_book):
     # A notebook may lower the per-cell limit in its metadata; 1 s keeps this test short.
-    source = myst_notebook("import time", "time.sleep(30)").replace(
-        "kernelspec:", "execution:\n  timeout: 1\nkernelspec:")
-    write_tiny_book(tmp_path, repo_root, {"slow.md": source})
-    result = build_tiny_book(tmp_path)
+    source = tiny_book.myst_notebook("import time", "time.sleep(30)",
+                                     metadata="execution:\n  timeout: 1\n")
+    result = tiny_book.build({"slow.md": source})
     assert result.returncode != 0
-    start = [n for n, text in enumerate(source.splitlines(), start=1)
-             if text.startswith("```{code-cell}")][1]
-    expected = (f"slow.md:{start}: ERROR: notebook slow.md failed in cell 3 of 3 "
-                f"(code cell at line {start}): CellTimeoutError: A cell timed out")
+    line = tiny_book.code_cell_line(source, 1)
+    expected = (f"slow.md:{line}: ERROR: notebook slow.md failed in cell 3 of 3 "
+                f"(code cell at line {line}): CellTimeoutError: A cell timed out")
     assert expected in result.stdout, result.stdout[-3000:]
 
 
 @pytest.mark.slow
-def test_broken_reference_and_missing_image_fail_the_build(tmp_path, repo_root):
+def test_broken_reference_and_missing_image_fail_the_build(tiny_book):
     page = ("# Broken\n\nSee {doc}`no_such_page`.\n\n"
             "![a figure that was never drawn](figures/missing.png)\n")
-    write_tiny_book(tmp_path, repo_root, {"broken.md": page})
-    result = build_tiny_book(tmp_path)
+    result = tiny_book.build({"broken.md": page})
     assert result.returncode != 0
-    assert "no_such_page" in result.stdout and "missing.png" in result.stdout, (
-        result.stdout[-3000:])
+    assert "unknown document: 'no_such_page'" in result.stdout, result.stdout[-3000:]
+    assert "image file not readable: figures/missing.png" in result.stdout
 
 
 @pytest.mark.slow
-def test_working_notebook_builds_and_shows_its_output(tmp_path, repo_root):
-    source = myst_notebook("print(sum(range(10)) * 7)")
-    write_tiny_book(tmp_path, repo_root, {"good.md": source})
-    result = build_tiny_book(tmp_path)
+def test_working_notebook_builds_and_shows_its_output(tiny_book):
+    result = tiny_book.build({"good.md": tiny_book.myst_notebook("print(sum(range(10)) * 7)")})
     assert result.returncode == 0, result.stdout[-3000:]
-    html = (tmp_path / "_build" / "html" / "good.html").read_text()
-    assert "315" in html  # the executed cell's output is in the page
+    assert "315" in (tiny_book.html / "good.html").read_text()  # the executed output
 
 
 # ---------------------------------------------------------------- the real book

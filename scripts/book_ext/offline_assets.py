@@ -12,6 +12,8 @@ from sphinx.errors import ConfigError
 
 import js_assets
 
+OWN_STATIC = Path(__file__).parent / "static"  # the book's own scripts (widget-setup.js)
+
 
 def _is_url(path: str) -> bool:
     return "://" in path or path.startswith("//")
@@ -50,5 +52,29 @@ def check_offline_assets(app, config):
         raise ConfigError("offline JavaScript: " + "; ".join(found))
 
 
+# The widget manager (embed-amd.js) is made of AMD modules: require.js must run first,
+# then static/widget-setup.js, which points require.js at the manager's folder.
+WIDGET_SCRIPT_ORDER = ("require.js", "widget-setup.js", "embed-amd.js")
+
+
+def in_widget_order(scripts: dict) -> dict:
+    """myst-nb adds the widget scripts in the mapping's order; Jupyter Book hands the
+    mapping over sorted by key, which would put .../embed-amd.js before .../require.js."""
+    def rank(item):
+        names = [index for index, name in enumerate(WIDGET_SCRIPT_ORDER) if item[0].endswith(name)]
+        return names[0] if names else len(WIDGET_SCRIPT_ORDER)
+    return dict(sorted(scripts.items(), key=rank))
+
+
+def add_own_static_files(app, config):
+    config.html_static_path.append(str(OWN_STATIC))
+
+
+def order_widget_scripts(app, config):
+    config.nb_ipywidgets_js = in_widget_order(config.nb_ipywidgets_js)
+
+
 def setup(app):
+    app.connect("config-inited", add_own_static_files, priority=400)
     app.connect("config-inited", check_offline_assets)
+    app.connect("config-inited", order_widget_scripts)

@@ -235,3 +235,30 @@ def test_the_checks_catch_a_broken_page(browser, folder_server, tmp_path):
     assert "request outside the site (blocked): https://cdn.example.org/lib.js" in report
     assert any("never_drawn.png: HTTP 404" in line for line in report)
     assert any("a script failed" in line for line in report)
+
+
+WIDGET_PAGE_CELLS = (
+    "import ipywidgets as widgets\n"
+    "widgets.IntSlider(value=3, min=0, max=9, description=r'shift $s$')",
+    "widgets.Button(description='Go', icon='check')",  # an icon needs the widget fonts
+)
+
+
+def test_widgets_and_math_render_offline_on_a_nested_page(tiny_book, browser, folder_server):
+    """Interactive widgets embedded by the build work with no network, from a subfolder.
+
+    No page of the book may use ipywidgets yet; this makes sure the offline widget
+    manager (require.js, widget-setup.js, embed-amd.js and its fonts) works when one does.
+    """
+    source = tiny_book.myst_notebook(*WIDGET_PAGE_CELLS,
+                                     prose="A shift $T_s$ of the input:\n\n$$f(T_s x)$$\n\n")
+    result = tiny_book.build({"labs/widgets.md": source})
+    assert result.returncode == 0, result.stdout[-3000:]
+    with folder_server(tiny_book.html) as url, visit(
+            browser, url + "labs/widgets.html", url.rstrip("/")) as (page, problems):
+        views = page.evaluate(WIDGET_VIEWS_JS)
+        found = check_widgets(page) + check_math(page) + check_images(page)
+        found += [f"refers to another origin: {u}" for u in page.evaluate(FOREIGN_RESOURCES_JS)]
+        found += problems.report()
+    assert views == 2
+    assert not found, "\n".join(found)
