@@ -11,6 +11,7 @@ rescalings.
 Images are torch tensors whose last two axes are height and width; a shift
 ``(dy, dx)`` moves content down by ``dy`` and right by ``dx`` pixels.
 """
+import copy
 import math
 
 import torch
@@ -144,6 +145,20 @@ def equivariance_error(f, x, dy, dx, mode="zero", stride=1, margin=None):
     return min(errors)
 
 
+def with_padding_mode(model, mode):
+    """A copy of ``model`` whose convolutions pad with ``mode`` ("zeros" or "circular").
+
+    The weights are copied too, so the two models differ only at the border.
+    """
+    if mode not in ("zeros", "circular"):
+        raise ValueError(f"with_padding_mode: mode must be 'zeros' or 'circular', got {mode!r}")
+    clone = copy.deepcopy(model)
+    for module in clone.modules():
+        if isinstance(module, nn.Conv2d):
+            module.padding_mode = mode
+    return clone
+
+
 def invariance_error(f, x, dy, dx, mode="zero"):
     """Relative change of ``f``'s output when the input is shifted by ``(dy, dx)``."""
     return relative_error(_evaluate(f, translate(x, dy, dx, mode)), _evaluate(f, x))
@@ -158,6 +173,19 @@ def frame_offsets(positions=7, step=4):
     return [(step * r, step * c) for r in range(positions) for c in range(positions)]
 
 
+def place_at(images, frame, dy, dx):
+    """``images (N, C, h, w)`` pasted into an empty ``frame`` x ``frame`` canvas at ``(dy, dx)``."""
+    if images.dim() != 4:
+        raise ValueError(f"place_at: images must be (N, C, h, w), got {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    if dy < 0 or dx < 0 or dy + h > frame or dx + w > frame:
+        raise ValueError(f"place_at: {h}x{w} images at offset ({dy}, {dx}) do not fit in a "
+                         f"{frame}x{frame} frame")
+    canvas = images.new_zeros((n, c, frame, frame))
+    canvas[..., dy:dy + h, dx:dx + w] = images
+    return canvas
+
+
 def place_in_frames(images, frame=56, positions=7, step=4):
     """Every image pasted at each of the ``positions**2`` offsets of a larger frame.
 
@@ -168,16 +196,12 @@ def place_in_frames(images, frame=56, positions=7, step=4):
     """
     if images.dim() != 4:
         raise ValueError(f"place_in_frames: images must be (N, C, h, w), got {tuple(images.shape)}")
-    n, c, h, w = images.shape
-    offsets = frame_offsets(positions, step)
     last = step * (positions - 1)
-    if last + h > frame or last + w > frame:
-        raise ValueError(f"place_in_frames: {h}x{w} images at offsets up to {last} do not fit "
-                         f"in a {frame}x{frame} frame")
-    frames = images.new_zeros((n, len(offsets), c, frame, frame))
-    for k, (dy, dx) in enumerate(offsets):
-        frames[:, k, :, dy:dy + h, dx:dx + w] = images
-    return frames
+    if last + max(images.shape[-2:]) > frame:
+        raise ValueError(f"place_in_frames: {images.shape[-2]}x{images.shape[-1]} images at "
+                         f"offsets up to {last} do not fit in a {frame}x{frame} frame")
+    return torch.stack([place_at(images, frame, dy, dx)
+                        for dy, dx in frame_offsets(positions, step)], dim=1)
 
 
 def predictions_by_position(model, frames, batch_size=1024):

@@ -4,9 +4,10 @@ import torch
 from torch import nn
 
 from cnnbook.equivariance import (FrameClassifier, SeedMapCNN, SeedMapMLP, equivariance_error,
-                                  frame_offsets, interior_mask, invariance_error,
+                                  frame_offsets, interior_mask, invariance_error, place_at,
                                   place_in_frames, predictions_by_position, relative_error,
-                                  rotate90, transform_error, translate, upscale)
+                                  rotate90, transform_error, translate, upscale,
+                                  with_padding_mode)
 
 EXACT = 1e-12  # float64 round-off
 
@@ -137,3 +138,26 @@ def test_frame_classifier_heads():
         FrameClassifier("max")
     with pytest.raises(ValueError, match="multiple of 4"):
         FrameClassifier(frame=30)
+
+
+def test_with_padding_mode_changes_only_the_border(image):
+    zero = nn.Sequential(conv("zeros"), nn.ReLU(), nn.Conv2d(3, 2, 3, padding=1).double())
+    circular = with_padding_mode(zero, "circular")
+    assert all(torch.equal(a, b) for a, b in zip(zero.parameters(), circular.parameters()))
+    assert zero[0].padding_mode == "zeros" and circular[0].padding_mode == "circular"
+    with torch.no_grad():
+        diff = (zero(image) - circular(image)).abs()
+    assert diff[..., 2:-2, 2:-2].max() == 0 and diff.max() > 0
+    assert equivariance_error(circular, image, 3, 5, mode="circular") < EXACT
+    with pytest.raises(ValueError, match="mode"):
+        with_padding_mode(zero, "reflect")
+
+
+def test_place_at_pastes_one_copy_and_keeps_the_dtype():
+    digits = torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8)
+    framed = place_at(digits, 56, 12, 20)
+    assert framed.dtype == torch.uint8 and framed.shape == (2, 1, 56, 56)
+    assert torch.equal(framed[..., 12:40, 20:48], digits)
+    assert framed.sum() == digits.sum()
+    with pytest.raises(ValueError, match="do not fit"):
+        place_at(digits, 56, 30, 0)
