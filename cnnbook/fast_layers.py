@@ -8,8 +8,11 @@ without Python loops over images, pixels or filters:
   element ``[n, c, i, j, a, b]`` alias pixel ``x[n, c, i*stride + a, j*stride + b]``.
 * **Convolution** copies those windows once into a matrix (``im2col``) and
   multiplies it with the filter bank in one matrix product, which numpy hands
-  to an optimised BLAS library.  The backward pass is two more products plus a
-  scatter-add of the window gradients back onto the image (``col2im``).
+  to an optimised BLAS library.  The backward pass is two more products: one
+  for the filter gradient, and one for the input gradient, either followed by
+  a scatter-add of the window gradients back onto the image (``col2im``) or,
+  for stride 1, written as a convolution of the upstream gradient with the
+  flipped filters.
 * **Max pooling** takes an element-wise maximum over the few offsets inside a
   window; when the windows tile the image exactly, a plain ``reshape`` exposes
   them and the backward pass can write every input pixel exactly once.
@@ -357,7 +360,7 @@ def max_pool_backward_fast(dout, cache):
     remaining = dout.copy()
     if _tiling(x.shape, ph, pw, stride):
         # Every pixel is in exactly one window: write each tile slot once.
-        dx = np.empty_like(x)
+        dx = np.empty(x.shape, dtype=x.dtype)  # C order, so the tile reshape is a view
         dx_slot = _pool_windows(dx, ph, pw, stride)
         for a, b in _offsets(ph, pw):
             is_max = windows(a, b) == out
@@ -365,7 +368,7 @@ def max_pool_backward_fast(dout, cache):
             remaining *= ~is_max
         return dx
     # Overlapping windows add up; pixels no window covers keep a zero gradient.
-    dx = np.zeros_like(x)
+    dx = np.zeros(x.shape, dtype=x.dtype)
     h_out, w_out = out.shape[2:]
     for a, b in _offsets(ph, pw):
         is_max = windows(a, b) == out

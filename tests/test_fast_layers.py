@@ -57,7 +57,8 @@ def assert_matches(actual, reference, dtype):
 
 
 def torch64(*arrays):
-    return [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+    return [torch.tensor(np.ascontiguousarray(a), dtype=torch.float64, requires_grad=True)
+            for a in arrays]
 
 
 def random_arrays(rng, dtype, *shapes):
@@ -179,6 +180,30 @@ def test_conv_caches_are_independent():
     _, dw1, _ = conv_backward_fast(np.ones_like(out1), cache1)
     _, dw1_alone, _ = conv_backward_fast(np.ones_like(out1), conv_forward_fast(x1, w, b, param)[1])
     np.testing.assert_array_equal(dw1, dw1_alone)
+
+
+def test_layers_accept_non_contiguous_inputs():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 5, 4, 3)).transpose(3, 2, 1, 0)  # (3, 4, 5, 6), Fortran order
+    w = rng.standard_normal((2, 4, 3, 3))[:, :, ::-1]
+    out, cache = conv_forward_fast(x, w, np.zeros(2), {"stride": 1, "pad": 1})
+    tx, tw = torch64(x, w)
+    ref = F.conv2d(tx, tw, padding=1)
+    np.testing.assert_allclose(out, ref.detach().numpy(), atol=1e-12)
+    dout = rng.standard_normal(out.shape)[..., ::-1]
+    ref.backward(torch.tensor(dout.copy()))
+    dx, dw, _ = conv_backward_fast(dout, cache)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(dw, tw.grad.numpy(), atol=1e-12)
+
+    x = rng.standard_normal((4, 6, 2, 3)).transpose(2, 3, 0, 1)  # (2, 3, 4, 6)
+    out, cache = max_pool_forward_fast(x, _pool_param(2, 2, 2))
+    (tx,) = torch64(x)
+    ref = F.max_pool2d(tx, 2, 2)
+    dout = rng.standard_normal(out.shape)
+    ref.backward(torch.tensor(dout))
+    np.testing.assert_allclose(out, ref.detach().numpy())
+    np.testing.assert_allclose(max_pool_backward_fast(dout, cache), tx.grad.numpy())
 
 
 def test_conv_keeps_the_dtype_of_x_and_promotes_integers():
