@@ -19,10 +19,17 @@ SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MUL
 
 
 def make_course(target, repo_root, assignment="numpy_cnn"):
-    """A course directory at ``target`` with the repository's config, solutions and release."""
+    """A throw-away course at ``target``: the repository's config, solutions, release and autograder.
+
+    The autograder package is copied too, so that grading from ``target``
+    (with ``target`` on PYTHONPATH) uses and protects that copy, exactly as
+    in a real course directory.
+    """
     target, repo_root = Path(target), Path(repo_root)
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(repo_root / "nbgrader_config.py", target / "nbgrader_config.py")
+    shutil.copytree(repo_root / "autograder", target / "autograder", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".secret"))
     for folder in ("solutions", "exercises"):
         source = repo_root / folder / assignment
         if source.is_dir():
@@ -65,3 +72,361 @@ def write_submission(course, student, assignment, answers, edit=None, timestamp=
             nbformat.write(notebook, str(folder / path.name))
     (folder / "timestamp.txt").write_text(timestamp + "\n", encoding="utf-8")
     return folder
+
+
+# ---------------------------------------------------------------------------
+# Answer cells: a second correct implementation and typical bugs
+# ---------------------------------------------------------------------------
+# Each entry replaces one answer cell.  The bugs are the ones students really
+# make; BUGS maps a name to (part, source) with the correct REFERENCE code
+# elsewhere.  The expected scores live in the tests, check by check.
+
+CONV_FORWARD = '''
+import numpy as np
+
+def conv_forward_naive(x, w, b, conv_param):
+    stride, pad = conv_param['stride'], conv_param['pad']
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F, H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = xp[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out, (x, w, b, conv_param)
+'''
+
+CONV_BACKWARD = '''
+import numpy as np
+
+def conv_backward_naive(dout, cache):
+    x, w, b, conv_param = cache
+    stride, pad = conv_param['stride'], conv_param['pad']
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    db = dout.sum(axis=(0, 2, 3))
+    for i in range(H_out):
+        for j in range(W_out):
+            rows = slice(i * stride, i * stride + HH)
+            cols = slice(j * stride, j * stride + WW)
+            dw += np.tensordot(dout[:, :, i, j], xp[:, :, rows, cols], axes=([0], [0]))
+            dxp[:, :, rows, cols] += np.tensordot(dout[:, :, i, j], w, axes=([1], [0]))
+    dx = dxp[:, :, pad:pad + H, pad:pad + W]
+    return dx, dw, db
+'''
+
+POOL_FORWARD = '''
+import numpy as np
+
+def max_pool_forward_naive(x, pool_param):
+    ph, pw, s = pool_param['pool_height'], pool_param['pool_width'], pool_param['stride']
+    N, C, H, W = x.shape
+    H_out = 1 + (H - ph) // s
+    W_out = 1 + (W - pw) // s
+    out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            out[:, :, i, j] = x[:, :, i * s:i * s + ph, j * s:j * s + pw].max(axis=(2, 3))
+    return out, (x, pool_param)
+'''
+
+POOL_BACKWARD = '''
+import numpy as np
+
+def max_pool_backward_naive(dout, cache):
+    x, pool_param = cache
+    ph, pw, s = pool_param['pool_height'], pool_param['pool_width'], pool_param['stride']
+    dx = np.zeros_like(x)
+    N, C, H_out, W_out = dout.shape
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x[n, c, i * s:i * s + ph, j * s:j * s + pw]
+                    r, q = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, i * s + r, j * s + q] += dout[n, c, i, j]
+    return dx
+'''
+
+BN_FORWARD = '''
+import numpy as np
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    mode = bn_param['mode']
+    eps = bn_param.get('eps', 1e-5)
+    momentum = bn_param.get('momentum', 0.9)
+    C = x.shape[1]
+    running_mean = bn_param.get('running_mean', np.zeros(C, dtype=x.dtype))
+    running_var = bn_param.get('running_var', np.ones(C, dtype=x.dtype))
+    shape = (1, C, 1, 1)
+    if mode == 'train':
+        mean = x.mean(axis=(0, 2, 3))
+        var = x.var(axis=(0, 2, 3))
+        x_hat = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+        bn_param['running_mean'] = momentum * running_mean + (1 - momentum) * mean
+        bn_param['running_var'] = momentum * running_var + (1 - momentum) * var
+        cache = (x_hat, gamma, np.sqrt(var + eps))
+    else:
+        x_hat = (x - running_mean.reshape(shape)) / np.sqrt(running_var.reshape(shape) + eps)
+        cache = None
+    out = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+    return out.astype(x.dtype, copy=False), cache
+'''
+
+BN_BACKWARD = '''
+import numpy as np
+
+def spatial_batchnorm_backward(dout, cache):
+    x_hat, gamma, std = cache
+    shape = (1, x_hat.shape[1], 1, 1)
+    dbeta = dout.sum(axis=(0, 2, 3))
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3))
+    dx_hat = dout * gamma.reshape(shape)
+    dx = (dx_hat - dx_hat.mean(axis=(0, 2, 3), keepdims=True)
+          - x_hat * (dx_hat * x_hat).mean(axis=(0, 2, 3), keepdims=True)) / std.reshape(shape)
+    return dx, dgamma, dbeta
+'''
+
+CONVNET = '''
+import numpy as np
+from cnnbook.layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
+                                 conv_relu_pool_forward)
+from cnnbook.layers import affine_backward, affine_forward, softmax_loss
+
+
+class ThreeLayerConvNet:
+    def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
+                 num_classes=10, weight_scale=1e-3, reg=0.0, dtype=np.float32):
+        C, H, W = input_dim
+        self.reg, self.dtype = reg, dtype
+        shapes = {'W1': (num_filters, C, filter_size, filter_size), 'b1': (num_filters,),
+                  'W2': (num_filters * (H // 2) * (W // 2), hidden_dim), 'b2': (hidden_dim,),
+                  'W3': (hidden_dim, num_classes), 'b3': (num_classes,)}
+        self.params = {name: (weight_scale * np.random.randn(*shape) if name[0] == 'W'
+                              else np.zeros(shape)).astype(dtype) for name, shape in shapes.items()}
+
+    def loss(self, X, y=None):
+        W1, b1, W2, b2, W3, b3 = (self.params[k] for k in ('W1', 'b1', 'W2', 'b2', 'W3', 'b3'))
+        conv_param = {'stride': 1, 'pad': (W1.shape[2] - 1) // 2}
+        pool_param = {'pool_height': 2, 'pool_width': 2, 'stride': 2}
+        pooled, cache1 = conv_relu_pool_forward(X.astype(self.dtype), W1, b1, conv_param, pool_param)
+        hidden, cache2 = affine_relu_forward(pooled, W2, b2)
+        scores, cache3 = affine_forward(hidden, W3, b3)
+        if y is None:
+            return scores
+        loss, dscores = softmax_loss(scores, y)
+        loss += 0.5 * self.reg * sum(np.sum(W * W) for W in (W1, W2, W3))
+        grads = {}
+        dhidden, grads['W3'], grads['b3'] = affine_backward(dscores, cache3)
+        dpooled, grads['W2'], grads['b2'] = affine_relu_backward(dhidden, cache2)
+        _, grads['W1'], grads['b1'] = conv_relu_pool_backward(dpooled, cache1)
+        for name, W in (('W1', W1), ('W2', W2), ('W3', W3)):
+            grads[name] = grads[name] + self.reg * W
+        return loss, grads
+'''
+
+REFERENCE = {
+    "conv_forward_naive": CONV_FORWARD,
+    "conv_backward_naive": CONV_BACKWARD,
+    "max_pool_forward_naive": POOL_FORWARD,
+    "max_pool_backward_naive": POOL_BACKWARD,
+    "spatial_batchnorm_forward": BN_FORWARD,
+    "spatial_batchnorm_backward": BN_BACKWARD,
+    "three_layer_convnet": CONVNET,
+}
+
+
+def _bug(part, old, new):
+    source = REFERENCE[part]
+    if old not in source:
+        raise ValueError(f"bug template for {part} does not contain {old!r}")
+    return part, source.replace(old, new)
+
+
+BUGS = {
+    "missing_bias": _bug("conv_forward_naive", "axes=([1, 2, 3], [1, 2, 3])) + b", "axes=([1, 2, 3], [1, 2, 3]))"),
+    "square_kernel": _bug("conv_forward_naive", "F, _, HH, WW = w.shape", "F, _, HH, _ = w.shape\n    WW = HH"),
+    "stride_ignored_backward": _bug("conv_backward_naive",
+                                    "rows = slice(i * stride, i * stride + HH)\n"
+                                    "            cols = slice(j * stride, j * stride + WW)",
+                                    "rows = slice(i, i + HH)\n            cols = slice(j, j + WW)"),
+    "pad_slice": _bug("conv_backward_naive", "dxp[:, :, pad:pad + H, pad:pad + W]", "dxp[:, :, pad:-pad, pad:-pad]"),
+    "square_pool_window": _bug("max_pool_forward_naive", "ph, pw, s = pool_param['pool_height'], pool_param['pool_width']",
+                               "ph, pw, s = pool_param['pool_height'], pool_param['pool_height']"),
+    "pool_overwrite": _bug("max_pool_backward_naive", "j * s + q] += dout", "j * s + q] = dout"),
+    "per_pixel_bn": _bug("spatial_batchnorm_forward",
+                         "mean = x.mean(axis=(0, 2, 3))\n        var = x.var(axis=(0, 2, 3))\n"
+                         "        x_hat = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)",
+                         "mean = x.mean(axis=0)\n        var = x.var(axis=0)\n"
+                         "        x_hat = (x - mean) / np.sqrt(var + eps)"),
+    "running_not_updated": _bug("spatial_batchnorm_forward",
+                                "        bn_param['running_mean'] = momentum * running_mean + (1 - momentum) * mean\n"
+                                "        bn_param['running_var'] = momentum * running_var + (1 - momentum) * var\n",
+                                "        running_mean = momentum * running_mean + (1 - momentum) * mean\n"
+                                "        running_var = momentum * running_var + (1 - momentum) * var\n"),
+    "dgamma_wrong": _bug("spatial_batchnorm_backward", "dgamma = (dout * x_hat).sum", "dgamma = dout.sum"),
+    "reg_missing_in_grads": _bug("three_layer_convnet", "grads[name] + self.reg * W", "grads[name]"),
+}
+
+
+# ---------------------------------------------------------------------------
+# Hostile answer cells
+# ---------------------------------------------------------------------------
+# What a student might do to game a grader that runs in the same process as
+# the submission.  Each entry replaces one answer cell; `{course}`,
+# `{autograder}` and `{cnnbook}` are filled with absolute paths so that the
+# file attacks aim at the real targets.  The honest score of each cell is in
+# the tests.  Run them only against a throw-away course (make_course with the
+# autograder package copied in), never against a working tree you care about.
+
+HOSTILE = {
+    # Make every comparison pass and every assertion vanish, then return zeros.
+    "monkeypatch_numpy_builtins": ("conv_forward_naive", '''
+import builtins
+import numpy as np
+np.allclose = lambda *args, **kwargs: True
+np.isclose = lambda *args, **kwargs: True
+np.array_equal = lambda *args, **kwargs: True
+np.testing.assert_allclose = lambda *args, **kwargs: None
+builtins.abs = lambda value: 0
+
+def conv_forward_naive(x, w, b, conv_param):
+    stride, pad = conv_param['stride'], conv_param['pad']
+    shape = (x.shape[0], w.shape[0], 1 + (x.shape[2] + 2 * pad - w.shape[2]) // stride,
+             1 + (x.shape[3] + 2 * pad - w.shape[3]) // stride)
+    return np.zeros(shape, dtype=x.dtype), (x, w, b, conv_param)
+'''),
+    # Replace the grader's modules with fakes that hand out full marks.
+    "fake_modules": ("conv_backward_naive", '''
+import sys
+import types
+fake = types.ModuleType("autograder.notebook")
+fake.grade_part = lambda part, namespace, max_points: max_points
+sys.modules["autograder"] = types.ModuleType("autograder")
+sys.modules["autograder.notebook"] = fake
+sys.modules["torch"] = types.ModuleType("torch")
+
+def conv_backward_naive(dout, cache):
+    raise NotImplementedError
+'''),
+    # Hide every error and print what a passing grade looks like.
+    "silence_and_fake_scores": ("max_pool_forward_naive", '''
+import os
+import sys
+print("max_pool_forward_naive: 5 / 5 points")
+sys.excepthook = lambda *args: None
+sys.stderr = open(os.devnull, "w")
+
+def max_pool_forward_naive(x, pool_param):
+    print("All visible checks passed. 5 / 5 points")
+    raise ValueError("nothing to see")
+'''),
+    # Exit the interpreter at load time, before anything is defined.
+    "exit_at_load": ("conv_forward_naive", '''
+import os
+os._exit(0)
+
+def conv_forward_naive(x, w, b, conv_param):
+    raise NotImplementedError
+'''),
+    # sys.exit from inside the graded function.
+    "sys_exit_in_call": ("max_pool_backward_naive", '''
+import sys
+
+def max_pool_backward_naive(dout, cache):
+    sys.exit(0)
+'''),
+    # Kill the process from inside the graded function.
+    "os_exit_in_call": ("spatial_batchnorm_backward", '''
+import os
+
+def spatial_batchnorm_backward(dout, cache):
+    os._exit(1)
+'''),
+    # Never return.
+    "endless_loop": ("spatial_batchnorm_backward", '''
+def spatial_batchnorm_backward(dout, cache):
+    while True:
+        pass
+'''),
+    # Ask for far more memory than the sandbox allows.
+    "huge_allocation": ("three_layer_convnet", '''
+import numpy as np
+
+class ThreeLayerConvNet:
+    def __init__(self, *args, **kwargs):
+        self.hoard = np.ones((6 << 30) // 8)
+        self.params = {}
+
+    def loss(self, X, y=None):
+        raise NotImplementedError
+'''),
+    # Leave processes behind: a detached sleeper and a bomb of forks; the function itself is right.
+    "background_processes": ("spatial_batchnorm_forward", BN_FORWARD + '''
+import os
+import subprocess
+import time
+subprocess.Popen(["sleep", "600"], start_new_session=True)
+for _ in range(64):
+    try:
+        if os.fork() == 0:
+            os.setsid()
+            while True:
+                time.sleep(1)
+    except OSError:
+        break
+'''),
+    # Read and overwrite files the grader depends on; the function itself is right.
+    "file_attacks": ("conv_forward_naive", CONV_FORWARD + '''
+import glob
+import os
+import shutil
+stolen = {{}}
+for pattern in ["{course}/submitted/*/*/*.ipynb", "{course}/solutions/*/*.ipynb", "{autograder}/*.py",
+                "{autograder}/.secret"]:
+    for path in glob.glob(pattern):
+        try:
+            stolen[path] = open(path).read()
+        except OSError:
+            pass
+stolen["env"] = dict(os.environ)
+print("stolen:", sorted(stolen))
+for path in ["{course}/gradebook.db", "{autograder}/runner.py", "{cnnbook}/__attack__.py"]:
+    try:
+        with open(path, "w") as handle:
+            handle.write("overwritten")
+    except OSError:
+        pass
+for folder in ["{course}/submitted", "{course}/autograded", "{autograder}"]:
+    shutil.rmtree(folder, ignore_errors=True)
+'''),
+}
+
+
+def hostile_source(name, course, autograder_dir, cnnbook_dir):
+    """``(part, source)`` of a hostile cell, aimed at the given paths."""
+    part, template = HOSTILE[name]
+    if name != "file_attacks":
+        return part, template
+    return part, template.format(course=course, autograder=autograder_dir, cnnbook=cnnbook_dir)
+
+
+def synthetic_class(course, size, solutions_dir, assignment="numpy_cnn"):
+    """``size`` students cycling through the instructor solutions, REFERENCE and each bug."""
+    solutions = solution_answers(solutions_dir)
+    variants = [dict(solutions), dict(REFERENCE)]
+    for part, source in BUGS.values():
+        variants.append({**solutions, part: source})
+    students = []
+    for index in range(size):
+        student = f"student{index:03d}"
+        write_submission(course, student, assignment, variants[index % len(variants)])
+        students.append(student)
+    return students

@@ -7,6 +7,7 @@ test cells carry the trusted points as their value.  So formgrader,
 ``nbgrader export`` and ``nbgrader generate_feedback`` show exactly those.
 Only the main grading process calls this module (SQLite, one writer).
 """
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,20 @@ from traitlets.config.loader import PyFileConfigLoader
 from . import cells
 
 CONFIG_FILE = "nbgrader_config.py"
+
+
+def _put_python_scripts_on_path():
+    """nbgrader creates a new gradebook by running the ``alembic`` script found on PATH.
+
+    With a virtual environment used without activating it (``.venv/bin/python -m
+    autograder``), that script is next to the interpreter but not on PATH.
+    """
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
+
+
+_put_python_scripts_on_path()
 
 
 class CourseError(Exception):

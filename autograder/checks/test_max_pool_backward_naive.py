@@ -2,7 +2,8 @@
 
 The cache comes from the student's own max_pool_forward_naive; dx is
 compared with PyTorch's autograd gradient.  Weights (sum 10): 2x2 windows
-with stride 2 (2), a non-square window on an odd non-square input (2),
+with stride 2 (2), a non-square 2x3 window (stride 3,
+no overlap) on an odd non-square input (2),
 overlapping windows sharing their maximum, whose gradients must add up (3),
 stride 3 (1), one image with one channel (1), float32 (0.5), dout left
 unmodified (0.5).
@@ -36,8 +37,8 @@ def test_2x2_stride_2(student, rng, verify):
 
 @pytest.mark.weight(2)
 def test_non_square_window_odd_input(student, rng, verify):
-    """dx for a non-square 2x3 window, stride 2, on an odd, non-square input"""
-    inputs = cases.pool_inputs(rng, 2, 3, cases.odd(rng, 7, 9), cases.odd(rng, 11, 13), (2, 3), 2)
+    """dx for a non-square 2x3 window, stride 3, on an odd, non-square input"""
+    inputs = cases.pool_inputs(rng, 2, 3, cases.odd(rng, 7, 9), cases.odd(rng, 11, 13), (2, 3), 3)
     backward(student, verify, rng, *inputs)
 
 

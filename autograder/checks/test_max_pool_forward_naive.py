@@ -1,6 +1,6 @@
 """Hidden checks of max_pool_forward_naive(x, pool_param) -> (out, cache).
 
-Weights (sum 10): 2x2 windows with stride 2 (2), a non-square 2x3 window on
+Weights (sum 10): 2x2 windows with stride 2 (2), a non-square 2x3 window (stride 3) on
 an odd non-square input (2), overlapping 3x3 windows with stride 2 (2),
 stride 3 with gaps between 2x2 windows (1), one image with one channel (1),
 float32 (1), input left unmodified (1).
@@ -30,8 +30,8 @@ def test_2x2_stride_2(student, rng, verify):
 
 @pytest.mark.weight(2)
 def test_non_square_window_odd_input(student, rng, verify):
-    """out for a non-square 2x3 window, stride 2, on an odd, non-square input"""
-    inputs = cases.pool_inputs(rng, 2, 3, cases.odd(rng, 7, 9), cases.odd(rng, 11, 13), (2, 3), 2)
+    """out for a non-square 2x3 window, stride 3, on an odd, non-square input"""
+    inputs = cases.pool_inputs(rng, 2, 3, cases.odd(rng, 7, 9), cases.odd(rng, 11, 13), (2, 3), 3)
     forward(student, verify, *inputs)
 
 
