@@ -7,6 +7,7 @@ The slow tests build tiny throwaway books in tmp_path with the real _config.yml
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -103,6 +104,8 @@ def test_working_notebook_builds_and_shows_its_output(tiny_book):
     result = tiny_book.build({"good.md": tiny_book.myst_notebook("print(sum(range(10)) * 7)")})
     assert result.returncode == 0, result.stdout[-3000:]
     assert "315" in (tiny_book.html / "good.html").read_text()  # the executed output
+    report = result.stdout.split("execution time per notebook page")[1].splitlines()
+    assert re.fullmatch(r"\s+\d+\.\d  good  \[cache\]", report[1]), report[:3]
 
 
 # ---------------------------------------------------------------- the real book

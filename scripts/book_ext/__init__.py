@@ -7,9 +7,10 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``:
   or when the configuration points a page at a CDN.
 - ``launch_buttons``: show launch buttons (Colab, Binder) only on ``.ipynb`` pages.
 - ``no_thebe``: drop the (disabled) thebe scripts, which name a CDN and raise a console error.
+- ``exec_times``: list each notebook page's execution time at the end of the build.
 """
 
-from . import cell_errors, launch_buttons, no_thebe, offline_assets
+from . import cell_errors, exec_times, launch_buttons, no_thebe, offline_assets
 
 
 def setup(app):
@@ -17,4 +18,5 @@ def setup(app):
     offline_assets.setup(app)
     launch_buttons.setup(app)
     no_thebe.setup(app)
+    exec_times.setup(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
