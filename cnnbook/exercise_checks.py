@@ -105,8 +105,9 @@ def _require_float_array(caller, name, value, layout):
             f"got {type(value).__name__}")
     if value.ndim != len(layout):
         hint = " (add a batch axis with x[None])" if value.ndim == len(layout) - 1 else ""
+        axes = "1 axis" if len(layout) == 1 else f"{len(layout)} axes"
         raise ExerciseInputError(
-            f"{caller}: {name} must have {len(layout)} axes {_layout(layout)}, "
+            f"{caller}: {name} must have {axes} {_layout(layout)}, "
             f"got shape {value.shape}{hint}")
     if not np.issubdtype(value.dtype, np.floating):
         raise ExerciseInputError(
@@ -115,7 +116,7 @@ def _require_float_array(caller, name, value, layout):
 
 
 def _layout(names):
-    return "(" + ", ".join(names) + ")"
+    return f"({names[0]},)" if len(names) == 1 else "(" + ", ".join(names) + ")"
 
 
 def check_conv_inputs(x, w, b, conv_param, caller="conv_forward_naive"):
@@ -240,11 +241,12 @@ def relative_errors(actual, expected, floor=1e-8):
     return np.abs(actual - expected) / np.maximum(floor, np.abs(actual) + np.abs(expected))
 
 
-def check_close(name, actual, expected, tol=1e-7, floor=1e-8):
+def check_close(name, actual, expected, tol=1e-7, floor=1e-8, against=None):
     """``actual`` matches ``expected`` within relative error ``tol``; prints the error.
 
     Checks the shape first, then NaN/inf, then the largest relative error (see
-    :func:`relative_errors`), naming the entry where it occurs.
+    :func:`relative_errors`), naming the entry where it occurs.  ``against``
+    names the reference in the messages (e.g. "the numeric gradient").
     """
     __tracebackhide__ = True
     expected = np.asarray(expected)
@@ -254,19 +256,21 @@ def check_close(name, actual, expected, tol=1e-7, floor=1e-8):
     if not np.all(np.isfinite(actual)):
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0])
         raise ExerciseCheckFailed(f"{name} contains NaN or inf (first at index {where})")
+    compared = f" (compared with {against})" if against else ""
     if actual.size == 0:
-        print(f"  ok  {name}: empty, as expected")
+        print(f"  ok  {name}{compared}: empty, as expected")
         return
     errors = relative_errors(actual, expected, floor)
     worst = np.unravel_index(int(np.argmax(errors)), errors.shape)
     error = float(errors[worst])
     if not error <= tol:
-        index = tuple(int(i) for i in worst)
+        values = f"got {float(actual[worst]):.6g}, expected {float(expected[worst]):.6g}"
+        where = (f"Largest at index {tuple(int(i) for i in worst)}: {values}"
+                 if actual.ndim else values[0].upper() + values[1:])
         raise ExerciseCheckFailed(
-            f"{name} is wrong: relative error {error:.2e} > tolerance {tol:.0e}. "
-            f"Largest at index {index}: got {float(actual[worst]):.6g}, "
-            f"expected {float(expected[worst]):.6g}")
-    print(f"  ok  {name}: relative error {error:.2e} <= {tol:.0e}")
+            f"{name} is wrong{compared}: relative error {error:.2e} > "
+            f"tolerance {tol:.0e}. {where}")
+    print(f"  ok  {name}{compared}: relative error {error:.2e} <= {tol:.0e}")
 
 
 def check_unmodified(name, before, after):
