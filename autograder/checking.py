@@ -31,9 +31,11 @@ class Tolerance:
 FORWARD = Tolerance(1e-7, 1e-6)
 # Gradients: exact vector-Jacobian products, but sums in a different order.
 BACKWARD = Tolerance(1e-6, 1e-6)
-# float32 inputs: single precision rounding (~6e-8) accumulated over a few hundred terms.
-FORWARD_32 = Tolerance(1e-4, 1e-3)
-BACKWARD_32 = Tolerance(1e-3, 1e-3)
+# float32 inputs: single precision rounding (~6e-8 per operation) accumulated over a few
+# hundred terms whose size can exceed the result's (batch norm subtracts a mean of ~5 to
+# get values of ~1), so entries are judged against 1% of the array's RMS at the least.
+FORWARD_32 = Tolerance(1e-3, 1e-2)
+BACKWARD_32 = Tolerance(1e-3, 1e-2)
 
 
 def relative_errors(actual, expected, tolerance):

@@ -91,4 +91,4 @@ def convnet(params, X, y=None, reg=0.0):
     loss = F.cross_entropy(scores, torch.as_tensor(np.asarray(y), dtype=torch.long))
     loss = loss + 0.5 * reg * sum((tensors[w] ** 2).sum() for w in ("W1", "W2", "W3"))
     loss.backward()
-    return float(loss), {name: _np(tensors[name].grad) for name in CONVNET_PARAMS}
+    return float(loss.detach()), {name: _np(tensors[name].grad) for name in CONVNET_PARAMS}
