@@ -1,12 +1,15 @@
 """nbgrader configuration of the CNN Properties course.
 
 Run every nbgrader command from the repository root, where nbgrader finds this
-file.  Regenerate the student release after editing solutions/ with
+file, with the virtual environment active (nbgrader runs its `alembic` tool from
+the environment's bin folder): `source .venv/bin/activate`.  Regenerate the
+student release after editing solutions/ with
 
     nbgrader generate_assignment numpy_cnn --force
 
-(it writes exercises/numpy_cnn/, which is committed, and records the
-assignment's cells in gradebook.db, which autograding needs).
+It writes exercises/numpy_cnn/, which is committed (tests/test_exercises.py
+fails while it is stale), and records the assignment's cells in gradebook.db,
+which `nbgrader autograde` needs.
 """
 import os
 from pathlib import Path
