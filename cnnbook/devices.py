@@ -54,7 +54,8 @@ def describe(device):
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
+        threads = torch.get_num_threads()
+        return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
     return device.type
 
 
@@ -99,13 +100,20 @@ def amp_dtype_for(device):
     return None
 
 
-def device_settings(device=None, amp=True, channels_last=None, compile=False, verbose=True):
+def device_settings(device=None, amp=True, channels_last=None, compile=False, threads=None,
+                    verbose=True):
     """The :class:`DeviceSettings` for ``device`` (default: :func:`pick_device`).
 
     On CUDA this also switches on ``torch.backends.cudnn.benchmark``, which
     times the convolution algorithms once per input shape and keeps the
     fastest; the labs' shapes are fixed, so that pays off at once.
+    ``threads`` (or ``$CNNBOOK_THREADS``) sets the number of CPU threads
+    PyTorch uses: on a machine whose cores are busy with other work, one
+    thread can be several times faster than threads that wait for each other.
     """
+    threads = threads or os.environ.get("CNNBOOK_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
     device = torch.device(device) if device is not None else pick_device(verbose=verbose)
     on_cuda = device.type == "cuda"
     if on_cuda:
@@ -117,8 +125,46 @@ def device_settings(device=None, amp=True, channels_last=None, compile=False, ve
         compile=bool(compile),
     )
     if verbose:
-        amp_name = str(settings.amp_dtype).replace("torch.", "") if settings.amp_dtype else "off"
-        print(f"Settings: mixed precision {amp_name}, channels-last "
-              f"{'on' if settings.channels_last else 'off'}, torch.compile "
-              f"{'on' if settings.compile else 'off'}")
+        print(_settings_line(settings))
     return settings
+
+
+def _settings_line(settings):
+    amp_name = str(settings.amp_dtype).replace("torch.", "") if settings.amp_dtype else "off"
+    return (f"Settings: mixed precision {amp_name}, channels-last "
+            f"{'on' if settings.channels_last else 'off'}, torch.compile "
+            f"{'on' if settings.compile else 'off'}")
+
+
+def quick_mode(quick=None, device=None):
+    """Whether a lab runs in quick mode (a small subset, few epochs).
+
+    ``quick`` True/False decides; None defers to ``$CNNBOOK_QUICK`` ("1" or
+    "0") and, if that is unset, means quick everywhere but on a CUDA GPU.
+    """
+    if quick is not None:
+        return bool(quick)
+    setting = os.environ.get("CNNBOOK_QUICK", "").strip()
+    if setting in ("0", "1"):
+        return setting == "1"
+    device = torch.device(device) if device is not None else pick_device(verbose=False)
+    return device.type != "cuda"
+
+
+def lab_device(quick=None, compile=False, verbose=True):
+    """Device settings and quick mode for a lab page: ``(settings, quick)``.
+
+    Picks the device, resolves quick mode (:func:`quick_mode`) and, in quick
+    mode on a CPU, runs PyTorch on one thread (unless ``$CNNBOOK_THREADS``
+    says otherwise): a quick run's small batches gain little from a second
+    thread, and on a machine whose cores are busy with other work, threads
+    that wait for each other can be several times slower than one.
+    """
+    device = pick_device(verbose=False)
+    quick = quick_mode(quick, device)
+    threads = 1 if quick and device.type == "cpu" and not os.environ.get("CNNBOOK_THREADS") else None
+    settings = device_settings(device, compile=compile, threads=threads, verbose=False)
+    if verbose:
+        print(f"Device: {describe(device)}; {'quick' if quick else 'full'} mode")
+        print(_settings_line(settings))
+    return settings, quick

@@ -203,3 +203,28 @@ def activation_stds(model, x):
         for h in hooks:
             h.remove()
     return stds
+
+
+def describe_blocks(model, input_shape):
+    """One row per ConvBlock / AffineReluBlock / classifier of a ConvBlockNet:
+    its name, the shape of its output for one input of ``input_shape`` (C, H, W)
+    and its number of parameters."""
+    rows, named = [], [(f"conv block {i + 1}", b) for i, b in enumerate(model.conv_layers)]
+    named += [(f"fc block {i + 1}", b) for i, b in enumerate(model.fc_layers)
+              if isinstance(b, AffineReluBlock)]
+    named.append(("classifier", model.classifier))
+    hooks = [block.register_forward_hook(
+        lambda _m, _i, out, name=name, block=block: rows.append(
+            {"block": name, "output shape": tuple(out.shape[1:]),
+             "parameters": sum(p.numel() for p in block.parameters())}))
+        for name, block in named]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape, device=next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return rows

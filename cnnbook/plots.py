@@ -12,6 +12,7 @@ METRIC_LABELS = {
     "train_acc": "training accuracy (during epoch)",
     "val_acc": "validation accuracy",
     "clean_train_acc": "training accuracy (clean, end of epoch)",
+    "gap_acc": "clean training minus validation accuracy",
     "train_loss": "training loss (during epoch)",
     "val_loss": "validation loss",
     "clean_train_loss": "training loss (clean, end of epoch)",

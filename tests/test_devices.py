@@ -75,5 +75,33 @@ def test_channels_last_layout_for_model_and_batch():
     assert model(x).shape == (2, 4, 6, 6)
 
 
-def test_describe_names_cpu_threads():
-    assert devices.describe("cpu") == f"cpu ({torch.get_num_threads()} threads)"
+def test_describe_names_cpu_threads(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert devices.describe("cpu") == "cpu (4 threads)"
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert devices.describe("cpu") == "cpu (1 thread)"
+
+
+@pytest.mark.parametrize("cuda, env, expected", [
+    (False, "", True), (True, "", False), (True, "1", True), (False, "0", False)])
+def test_quick_mode_default(fake_hardware, monkeypatch, cuda, env, expected):
+    fake_hardware(cuda=cuda)
+    monkeypatch.setenv("CNNBOOK_QUICK", env)
+    assert devices.quick_mode() is expected
+    assert devices.quick_mode(not expected) is (not expected)
+
+
+def test_lab_device_uses_one_cpu_thread_in_quick_mode(fake_hardware, monkeypatch, capsys):
+    fake_hardware()
+    monkeypatch.delenv("CNNBOOK_QUICK", raising=False)
+    monkeypatch.delenv("CNNBOOK_THREADS", raising=False)
+    threads = []
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
+    settings, quick = devices.lab_device()
+    assert quick and settings.device.type == "cpu" and threads == [1]
+    assert "quick mode" in capsys.readouterr().out
+    threads.clear()
+    assert devices.lab_device(quick=False, verbose=False)[1] is False and threads == []
+    monkeypatch.setenv("CNNBOOK_THREADS", "3")
+    devices.lab_device(verbose=False)
+    assert threads == [3]
