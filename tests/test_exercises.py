@@ -197,6 +197,21 @@ def test_solutions_pass_every_visible_check(notebook):
         run_visible_test(nb, part, namespace)
 
 
+def test_max_pool_ties_go_to_the_first_maximum_as_in_pytorch():
+    """max_pooling.ipynb says so; check it on windows full of ties."""
+    import torch
+
+    namespace = solution_namespace("max_pooling")
+    x = np.array([[[[1., 1., 0.], [1., 1., 2.], [0., 2., 2.]]]])
+    out, cache = namespace["max_pool_forward_naive"](
+        x, {"pool_height": 2, "pool_width": 2, "stride": 1})
+    dout = np.arange(1.0, out.size + 1).reshape(out.shape)
+    x_torch = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(x_torch, 2, stride=1).backward(torch.tensor(dout))
+    np.testing.assert_array_equal(namespace["max_pool_backward_naive"](dout, cache),
+                                  x_torch.grad.numpy())
+
+
 BUGS = {  # name: (part, text in the solution, buggy replacement)
     "conv forward without bias": (
         "conv_forward_naive", "np.sum(window * w[f]) + b[f]", "np.sum(window * w[f])"),
