@@ -8,11 +8,10 @@ without Python loops over images, pixels or filters:
   element ``[n, c, i, j, a, b]`` alias pixel ``x[n, c, i*stride + a, j*stride + b]``.
 * **Convolution** copies those windows once into a matrix (``im2col``) and
   multiplies it with the filter bank in one matrix product, which numpy hands
-  to an optimised BLAS library.  The backward pass is two more products: one
-  for the filter gradient, and one for the input gradient, either followed by
-  a scatter-add of the window gradients back onto the image (``col2im``) or,
-  for stride 1, written as a convolution of the upstream gradient with the
-  flipped filters.
+  to an optimised BLAS library; the backward pass is two more products and a
+  scatter-add of the window gradients back onto the image (``col2im``).  When
+  a stride-1 layer has fewer filters than input channels, the same products
+  are arranged the other way round ("kn2row"), which moves less memory.
 * **Max pooling** takes an element-wise maximum over the few offsets inside a
   window; when the windows tile the image exactly, a plain ``reshape`` exposes
   them and the backward pass can write every input pixel exactly once.
@@ -118,16 +117,6 @@ def window_view(x, window_hw, stride):
                       strides=(s_n, s_c, sh * s_h, sw * s_w, s_h, s_w), writeable=False)
 
 
-def _pad_hw(x, pad_h, pad_w):
-    """Copy of ``x`` with zero rows and columns around each image (``x`` itself if none)."""
-    if pad_h == pad_w == 0:
-        return x
-    n, c, h, w = x.shape
-    padded = np.zeros((n, c, h + 2 * pad_h, w + 2 * pad_w), dtype=x.dtype)
-    padded[:, :, pad_h:pad_h + h, pad_w:pad_w + w] = x
-    return padded
-
-
 # ---------------------------------------------------------------------------
 # Convolution
 # ---------------------------------------------------------------------------
@@ -152,22 +141,30 @@ def _check_conv_inputs(x, w, b, conv_param):
 
 # Inside the convolution, arrays are channel-major: (C, N, H, W) rather than
 # (N, C, H, W).  Then every pass is ONE two-dimensional matrix product over the
-# whole batch, (rows, C*HH*WW) @ (C*HH*WW, N*H'*W'), which the BLAS library
-# runs at full speed and on all its threads, instead of N small products.
-# Converting at the layer's boundary costs one copy of the (small) input or
-# output; the big im2col matrix is built directly in the right order.
+# whole batch, (rows, C) @ (C, N*H*W)-like, which the BLAS library runs at full
+# speed and on all its threads, instead of N small products.  Converting at the
+# layer's boundary costs one copy of the (small) input or output.
+#
+# A convolution from C to F channels with an HH x WW kernel can be organised in
+# two ways, and the backward pass of one is the forward pass of the other:
+#
+# * gather, then multiply (im2col): copy every window of the input into a
+#   column (C*HH*WW rows), then one product with the filters;
+# * multiply, then gather (kn2row): one product of every kernel tap with every
+#   pixel (F*HH*WW rows), then add up the HH*WW shifted results.
+#
+# The big intermediate matrix has C*HH*WW or F*HH*WW rows, so when the layer
+# has fewer filters than input channels (32 -> 16, say) the second way moves
+# less memory, and memory, not arithmetic, is what limits these products.
+# Its backward pass builds one matrix from the upstream gradient and uses it
+# for both dw and dx.  It needs stride 1; strided layers always use im2col.
 
-def _im2col(x_padded, kernel_hw, stride):
-    """Every window of ``x_padded`` (N, C, Hp, Wp) as a column: (C*HH*WW, N*H'*W').
-
-    The window view has axes (N, C, H', W', HH, WW).  Reordering them to
-    (C, HH, WW, N, H', W') and flattening the first three and the last three
-    puts one window per column, its C*HH*WW pixels down the column.  The
-    reshape makes the one copy; runs along W' stay contiguous in memory.
-    """
-    windows = window_view(x_padded, kernel_hw, stride)
-    n, c, h_out, w_out, hh, ww = windows.shape
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * hh * ww, n * h_out * w_out)
+def _padded_channel_major(a, pad_h, pad_w):
+    """(N, C, H, W) -> zero-padded copy in channel-major order (C, N, H + 2*pad_h, W + 2*pad_w)."""
+    n, c, h, w = a.shape
+    padded = np.zeros((c, n, h + 2 * pad_h, w + 2 * pad_w), dtype=a.dtype)
+    padded[:, :, pad_h:pad_h + h, pad_w:pad_w + w] = a.transpose(1, 0, 2, 3)
+    return padded
 
 
 def _to_batch_major(y_cm):
@@ -175,22 +172,61 @@ def _to_batch_major(y_cm):
     return np.ascontiguousarray(y_cm.transpose(1, 0, 2, 3))
 
 
-def _correlate(x_padded, w, stride, bias=None):
-    """Cross-correlate an already padded batch with filters w (F, C, HH, WW).
+def _im2col(a_cm, kernel_hw, stride):
+    """Every window of ``a_cm`` (C, N, Hp, Wp) as a column: (C*HH*WW, N*H'*W').
 
-    Returns ``(out, cols)``: out is (N, F, H', W') and cols the im2col matrix,
-    kept for the weight gradient.  The one big product is
-    (F, C*HH*WW) @ (C*HH*WW, N*H'*W'): every filter meets every window of
-    every image.
+    The window view has axes (C, N, H', W', HH, WW).  Reordering them to
+    (C, HH, WW, N, H', W') and flattening the first three and the last three
+    puts one window per column, its C*HH*WW pixels down the column.  The
+    reshape makes the one copy; runs along W' stay contiguous in memory.
     """
-    n, _, hp, wp = x_padded.shape
-    f, _, hh, ww = w.shape
-    cols = _im2col(x_padded, (hh, ww), stride)
-    out = w.reshape(f, -1) @ cols
-    if bias is not None:
-        out += bias[:, None]
-    out = out.reshape(f, n, 1 + (hp - hh) // stride, 1 + (wp - ww) // stride)
-    return _to_batch_major(out), cols
+    windows = window_view(a_cm, kernel_hw, stride)
+    c, n, h_out, w_out, hh, ww = windows.shape
+    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * hh * ww, n * h_out * w_out)
+
+
+def _col2im(dcols, padded_hw, stride):
+    """Adjoint of im2col: add each window's column back onto its pixels.
+
+    ``dcols`` is (C, HH, WW, N, H', W'); returns (C, N, Hp, Wp).  Overlapping
+    windows share pixels, so their contributions are summed.  We loop over the
+    HH*WW kernel offsets, not over pixels: for a fixed offset (a, b) the
+    windows touch the pixels ``(a + stride*i, b + stride*j)``, a strided slice
+    that numpy adds in one vectorised step, with no pixel touched twice.
+    ``np.add.at`` could scatter everything in one call but is several times
+    slower (it cannot vectorise a possibly repeated index), and HH*WW is small.
+    """
+    c, hh, ww, n, h_out, w_out = dcols.shape
+    image = np.zeros((c, n) + tuple(padded_hw), dtype=dcols.dtype)
+    for a in range(hh):
+        rows = slice(a, a + stride * h_out, stride)
+        for b in range(ww):
+            image[:, :, rows, b:b + stride * w_out:stride] += dcols[:, a, b]
+    return image
+
+
+def _sum_of_shifts(products, out_hw):
+    """Finish a kn2row convolution (stride 1).
+
+    ``products[f, a, b, n, y, x]`` is kernel tap ``w[f, :, a, b]`` applied to
+    input pixel (y, x); output pixel (i, j) sees that tap at pixel
+    (i + a, j + b), so ``out[f, n, i, j]`` sums ``products[f, a, b, n, i + a, j + b]``
+    over the HH*WW taps: one vectorised slice-add per tap.
+    """
+    _, hh, ww = products.shape[:3]
+    h_out, w_out = out_hw
+    out = products[:, 0, 0, :, :h_out, :w_out].copy()
+    for a in range(hh):
+        for b in range(ww):
+            if a or b:
+                out += products[:, a, b, :, a:a + h_out, b:b + w_out]
+    return out
+
+
+def _uses_kn2row(w_shape, stride):
+    """Multiply-then-gather when it builds the smaller matrix (see above)."""
+    f, c = w_shape[:2]
+    return stride == 1 and f <= c
 
 
 def conv_forward_fast(x, w, b, conv_param):
@@ -205,76 +241,73 @@ def conv_forward_fast(x, w, b, conv_param):
     :func:`conv_backward_fast`.
     """
     x, w, b, stride, pad = _check_conv_inputs(x, w, b, conv_param)
-    out, cols = _correlate(_pad_hw(x, pad, pad), w, stride, bias=b)
-    return out, (x.shape, w, stride, pad, cols)
-
-
-def _dx_by_col2im(dout_cm, w, x_shape, stride, pad):
-    """Input gradient: each window's gradient, scattered back onto the image.
-
-    ``dout_cm`` is dout in channel-major order (F, N, H', W').  A window's
-    gradient is the filters weighted by dout at that window: one product,
-    (C*HH*WW, F) @ (F, N*H'*W').  Overlapping windows share pixels, so their
-    gradients are summed.  We loop over the HH*WW kernel offsets, not over
-    pixels: for a fixed offset (a, b) the windows touch the pixels
-    ``(a + stride*i, b + stride*j)``, a strided slice that numpy adds in one
-    vectorised step, with no pixel touched twice.  ``np.add.at`` could scatter
-    everything in one call but is several times slower (it cannot vectorise a
-    possibly repeated index), and HH*WW is small (9 or 25).
-    """
-    n, c, h, width = x_shape
+    n, c, h, width = x.shape
     f, _, hh, ww = w.shape
-    h_out, w_out = dout_cm.shape[2:]
-    dcols = w.reshape(f, -1).T @ dout_cm.reshape(f, -1)
-    dcols = dcols.reshape(c, hh, ww, n, h_out, w_out)
-    dx_padded = np.zeros((c, n, h + 2 * pad, width + 2 * pad), dtype=dout_cm.dtype)
-    for a in range(hh):
-        rows = slice(a, a + stride * h_out, stride)
-        for b in range(ww):
-            cols = slice(b, b + stride * w_out, stride)
-            dx_padded[:, :, rows, cols] += dcols[:, a, b]
-    return _to_batch_major(dx_padded[:, :, pad:pad + h, pad:pad + width])
+    out_hw = (conv_output_size(h, hh, stride, pad), conv_output_size(width, ww, stride, pad))
+    x_padded = _padded_channel_major(x, pad, pad)
+    if _uses_kn2row(w.shape, stride):
+        # (F*HH*WW, C) @ (C, N*Hp*Wp): every tap of every filter on every pixel.
+        taps = w.transpose(0, 2, 3, 1).reshape(f * hh * ww, c)
+        products = taps @ x_padded.reshape(c, -1)
+        out = _sum_of_shifts(products.reshape((f, hh, ww) + x_padded.shape[1:]), out_hw)
+        saved = x_padded
+    else:
+        # (F, C*HH*WW) @ (C*HH*WW, N*H'*W'): every filter on every window.
+        cols = _im2col(x_padded, (hh, ww), stride)
+        out = (w.reshape(f, -1) @ cols).reshape((f, n) + out_hw)
+        saved = cols
+    out += b[:, None, None, None]
+    return _to_batch_major(out), (x.shape, w, stride, pad, saved)
 
 
-def _dx_by_transposed_conv(dout, w, pad):
-    """Input gradient of a stride-1 convolution, as a convolution itself.
+def _kn2row_backward(dout_cm, w, x_padded, pad):
+    """dw and dx of a kn2row (stride-1) convolution from one gradient matrix.
 
-    ``dx[n, c, y, x] = sum over f, a, b of dout[n, f, y + pad - a, x + pad - b] * w[f, c, a, b]``:
-    correlating dout, padded by HH-1-pad rows and WW-1-pad columns, with the
-    filters flipped in both directions and with their two channel axes swapped
-    (F inputs, C outputs).  It reuses :func:`_correlate`, so no scatter-add is
-    needed; the matrix it builds has F*HH*WW rows instead of C*HH*WW.
+    With dout padded by HH-1 rows and WW-1 columns, its windows at every
+    padded-input pixel (y, x), taps reversed, hold ``dout[f, n, y - a, x - b]``
+    for every tap (a, b) at once: one im2col matrix ``g`` of F*HH*WW rows.
+    Then the two chain-rule sums are two products with it:
+    ``dx_padded[c, n, y, x] = sum of w[f, c, a, b] * dout[f, n, y - a, x - b]``
+    and ``dw[f, c, a, b] = sum of x_padded[c, n, y, x] * dout[f, n, y - a, x - b]``.
     """
-    _, _, hh, ww = w.shape
-    w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    dx, _ = _correlate(_pad_hw(dout, hh - 1 - pad, ww - 1 - pad), w_flipped, 1)
-    return dx
+    f, c, hh, ww = w.shape
+    g = _im2col(np.pad(dout_cm, ((0, 0), (0, 0), (hh - 1, hh - 1), (ww - 1, ww - 1))),
+                (hh, ww), 1)
+    # Row (f, a', b') of g is tap (a, b) = (HH-1-a', WW-1-b'): flip w to match.
+    w_flipped = w[:, :, ::-1, ::-1]
+    dx_padded = w_flipped.transpose(1, 0, 2, 3).reshape(c, -1) @ g
+    dw_flipped = (x_padded.reshape(c, -1) @ g.T).reshape(c, f, hh, ww)
+    dw = dw_flipped[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    _, n, hp, wp = x_padded.shape
+    dx = dx_padded.reshape(c, n, hp, wp)[:, :, pad:hp - pad, pad:wp - pad]
+    return dx, np.ascontiguousarray(dw)
 
 
 def conv_backward_fast(dout, cache):
     """Gradients of :func:`conv_forward_fast`: returns ``(dx, dw, db)``."""
-    x_shape, w, stride, pad, cols = cache
-    n, c = x_shape[:2]
+    x_shape, w, stride, pad, saved = cache
+    n, c, h, width = x_shape
     f, _, hh, ww = w.shape
-    h_out = conv_output_size(x_shape[2], hh, stride, pad)
-    w_out = conv_output_size(x_shape[3], ww, stride, pad)
+    h_out = conv_output_size(h, hh, stride, pad)
+    w_out = conv_output_size(width, ww, stride, pad)
     dout = _as_float_array(dout, "dout", 4, "conv_backward_fast")
     _check_same_shape(dout, (n, f, h_out, w_out), "dout", "conv_backward_fast")
-    dout = dout.astype(w.dtype, copy=False)
-    dout_cm = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))  # (F, N, H', W')
+    dout_cm = np.ascontiguousarray(dout.astype(w.dtype, copy=False).transpose(1, 0, 2, 3))
 
     db = dout_cm.reshape(f, -1).sum(axis=1)
-    # dw[f, k] = sum over all windows p of dout[f, p] * cols[k, p]: one product
-    # (F, N*H'*W') @ (N*H'*W', C*HH*WW), the transpose of cols costing no copy.
-    dw = (dout_cm.reshape(f, -1) @ cols.T).reshape(w.shape)
-    # Two ways to get dx; they build a matrix of C*HH*WW (col2im) or F*HH*WW
-    # (transposed conv) rows per pixel, so take the smaller one.  The transposed
-    # conv needs stride 1 and a padding narrower than the kernel.
-    if stride == 1 and f <= c and pad < min(hh, ww):
-        dx = _dx_by_transposed_conv(dout, w, pad)
+    if _uses_kn2row(w.shape, stride):
+        dx_cm, dw = _kn2row_backward(dout_cm, w, saved, pad)
     else:
-        dx = _dx_by_col2im(dout_cm, w, x_shape, stride, pad)
-    return dx, dw, db
+        cols = saved
+        # dw[f, k] = sum over all windows p of dout[f, p] * cols[k, p]: one
+        # product (F, N*H'*W') @ (N*H'*W', C*HH*WW); cols.T is a free view.
+        dw = (dout_cm.reshape(f, -1) @ cols.T).reshape(w.shape)
+        # Each window's gradient is the filters weighted by dout at that window.
+        dcols = w.reshape(f, -1).T @ dout_cm.reshape(f, -1)
+        dx_padded = _col2im(dcols.reshape(c, hh, ww, n, h_out, w_out),
+                            (h + 2 * pad, width + 2 * pad), stride)
+        dx_cm = dx_padded[:, :, pad:pad + h, pad:pad + width]
+    return _to_batch_major(dx_cm), dw, db
 
 
 # ---------------------------------------------------------------------------

@@ -8,18 +8,19 @@ from cnnbook.fast_layers import (conv_backward_fast, conv_forward_fast, conv_out
                                  max_pool_backward_fast, max_pool_forward_fast,
                                  spatial_batchnorm_backward_fast, spatial_batchnorm_forward_fast,
                                  window_view)
-from cnnbook.fast_layers import _dx_by_col2im, _dx_by_transposed_conv
+from cnnbook import fast_layers
 from cnnbook.gradient_check import eval_numerical_gradient_array, rel_error
 
 DTYPES = [np.float64, np.float32]
 
 # (N, C, H, W, F, HH, WW, stride, pad): strides 1-3, pads 0-2, non-square inputs
 # and kernels, a batch of one, a single channel, a kernel as large as the input,
-# fewer filters than channels (dx by transposed convolution) or more (col2im).
+# fewer filters than channels (kn2row) or more (im2col), a pad wider than the kernel.
 CONV_CASES = [
     (2, 4, 7, 9, 3, 3, 2, 1, 1),
     (1, 3, 5, 5, 2, 2, 2, 1, 2),
     (2, 5, 6, 4, 5, 3, 1, 1, 0),
+    (1, 4, 4, 5, 2, 2, 3, 1, 3),
     (2, 3, 8, 8, 4, 3, 3, 1, 1),
     (1, 1, 7, 5, 2, 3, 2, 1, 0),
     (3, 2, 9, 11, 5, 2, 4, 2, 1),
@@ -157,16 +158,20 @@ def test_conv_numeric_gradients():
     assert rel_error(db, num_db) < 1e-8
 
 
-@pytest.mark.parametrize("pad", [0, 1, 2])
-def test_both_ways_of_computing_dx_agree(pad):
-    rng = np.random.default_rng(pad)
-    dout, w = random_arrays(rng, np.float64, (2, 3, 6, 7), (3, 4, 3, 4))
-    x_shape = (2, 4, 8 - 2 * pad, 10 - 2 * pad)
-    by_transposed_conv = _dx_by_transposed_conv(dout, w, pad)
-    assert by_transposed_conv.shape == x_shape
-    np.testing.assert_allclose(by_transposed_conv,
-                               _dx_by_col2im(dout.transpose(1, 0, 2, 3), w, x_shape, 1, pad),
-                               atol=1e-12)
+@pytest.mark.parametrize("f, c", [(3, 5), (6, 2)])
+@pytest.mark.parametrize("pad", [0, 1, 3])
+def test_im2col_and_kn2row_strategies_agree(monkeypatch, f, c, pad):
+    """Force each of the two ways of organising a stride-1 convolution."""
+    rng = np.random.default_rng(pad + f)
+    x, w, b = random_arrays(rng, np.float64, (2, c, 5, 7), (f, c, 3, 2), (f,))
+    param = {"stride": 1, "pad": pad}
+    results = []
+    for use_kn2row in (False, True):
+        monkeypatch.setattr(fast_layers, "_uses_kn2row", lambda *_, flag=use_kn2row: flag)
+        out, cache = conv_forward_fast(x, w, b, param)
+        results.append((out,) + conv_backward_fast(np.cos(out), cache))
+    for im2col_result, kn2row_result in zip(*results):
+        np.testing.assert_allclose(im2col_result, kn2row_result, atol=1e-12)
 
 
 def test_conv_caches_are_independent():
