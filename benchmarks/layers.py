@@ -17,9 +17,10 @@ and float32.
 * torch: torch.nn.functional on the CPU, forward with autograd recording,
   backward through autograd.
 * naive: the instructor solutions of the exercises (answer cells of
-  solutions/numpy_cnn/*.ipynb).  They loop over images, so they are timed once
-  on a few images and scaled to the full batch (their time is linear in the
-  batch size).
+  solutions/numpy_cnn/*.ipynb).  They loop over images, so they are timed on
+  a few images and scaled to the full batch (their time is linear in the batch
+  size): the median of --naive-rounds runs, each taken beside a run of the
+  fast layer, whose median the naive/fast ratio uses.
 The fast and torch times are medians of k runs taken in turns (fast, torch,
 fast, torch, ...), k chosen so that the runs take about --min-time seconds
 (at least 3).  The table ends with the goals of issue 8.
@@ -63,6 +64,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--naive-images", type=int, default=2,
                         help="images the naive loops are timed on (scaled to the batch of 64)")
+    parser.add_argument("--naive-rounds", type=int, default=3,
+                        help="runs of the naive loops, each beside a run of the fast layer")
     parser.add_argument("--min-time", type=float, default=0.5,
                         help="seconds of repeated runs behind each median")
     parser.add_argument("--threads", type=int, default=None,
@@ -72,6 +75,8 @@ def parse_args():
         parser.error("--threads must be at least 1")
     if not 1 <= args.naive_images <= BATCH:
         parser.error(f"--naive-images must be between 1 and {BATCH}")
+    if args.naive_rounds < 1:
+        parser.error("--naive-rounds must be at least 1")
     return args
 
 
@@ -97,18 +102,20 @@ def blas_threads(wanted=None):
     return os.cpu_count(), "os.cpu_count() (threadpoolctl not installed)"
 
 
-def median_times(runs, min_time):
+def median_times(runs, min_time, k=None):
     """Median seconds of each callable in ``runs`` over k rounds, and k.
 
     The callables take turns within every round, so a burst of load from other
-    processes hits all of them alike and their ratios stay meaningful.  k is
-    chosen so that the rounds take about ``min_time`` seconds (3 <= k <= 50).
+    processes hits all of them alike and their ratios stay meaningful.  Unless
+    given, k is chosen so that the rounds take about ``min_time`` seconds
+    (3 <= k <= 50).
     """
     start = time.perf_counter()
     for run in runs.values():
         run()  # warm-up: first-touch allocations, caches, lazy initialisation
     one_round = time.perf_counter() - start
-    k = max(3, min(50, math.ceil(min_time / max(one_round, 1e-6))))
+    if k is None:
+        k = max(3, min(50, math.ceil(min_time / max(one_round, 1e-6))))
     times = {name: [] for name in runs}
     for _ in range(k):
         for name, run in runs.items():
@@ -153,12 +160,18 @@ def forward_and_both(forward, backward, arrays, params, dout):
             lambda: backward(dout, forward(*arrays, params)[1]))
 
 
-def time_naive(forward, backward, arrays, params, dout, images):
-    """Forward + backward of the naive loops on ``images`` images, scaled to the batch."""
-    small = [arrays[0][:images]] + list(arrays[1:])
-    start = time.perf_counter()
-    backward(dout[:images], forward(*small, params)[1])
-    return (time.perf_counter() - start) * BATCH / images
+def naive_and_fast_times(naive_pair, fast_pair, arrays, params, dout, images, rounds):
+    """Forward + backward seconds of the naive loops (scaled to the batch) and of
+    the fast layers, medians of ``rounds`` runs taken in turns.
+
+    The naive loops run on ``images`` images; their time grows linearly with
+    the batch (they loop over images), so it is scaled by BATCH / images.
+    """
+    small = (arrays[0][:images],) + tuple(arrays[1:])
+    naive = forward_and_both(*naive_pair, small, params, dout[:images])[1]
+    fast = forward_and_both(*fast_pair, arrays, params, dout)[1]
+    times, _ = median_times({"naive": naive, "fast": fast}, min_time=0, k=rounds)
+    return times["naive"] * BATCH / images, times["fast"]
 
 
 def check_agreement(fast, torch_layer, arrays, params, dout, dtype):
@@ -199,8 +212,9 @@ def main():
             "pool": (max_pool_forward_fast, max_pool_backward_fast)}
     print(f"numpy {np.__version__}: BLAS threads = {threads} (from {source}); "
           f"torch {torch.__version__}: threads = {torch.get_num_threads()}")
-    print(f"batch {BATCH}, 32x32 inputs; times in ms; fast and torch: median of k runs; "
-          f"naive: one run on {args.naive_images} image(s) scaled x{BATCH / args.naive_images:g}")
+    print(f"batch {BATCH}, 32x32 inputs; times in ms; fast and torch: median of k runs in turns; "
+          f"naive: median of {args.naive_rounds} runs on {args.naive_images} image(s) scaled "
+          f"x{BATCH / args.naive_images:g}, each beside a fast run (naive/fast uses those)")
     header = (f"{'layer':<30} {'dtype':<8} {'fast fwd':>9} {'fast f+b':>9} {'torch fwd':>9} "
               f"{'torch f+b':>9} {'naive f+b':>10} {'k':>3} {'fast/torch':>10} {'naive/fast':>10}")
     print(header)
@@ -218,8 +232,9 @@ def main():
             times, k = median_times(runs, args.min_time)
             fast_fwd, fast_both = times["fast fwd"], times["fast both"]
             torch_fwd, torch_both = times["torch fwd"], times["torch both"]
-            naive_both = time_naive(*naive[kind], arrays, params, dout, args.naive_images)
-            ratio, speedup = fast_both / torch_both, naive_both / fast_both
+            naive_both, fast_beside_naive = naive_and_fast_times(
+                naive[kind], fast[kind], arrays, params, dout, args.naive_images, args.naive_rounds)
+            ratio, speedup = fast_both / torch_both, naive_both / fast_beside_naive
             print(f"{name:<30} {np.dtype(dtype).name:<8} {1e3 * fast_fwd:9.2f} "
                   f"{1e3 * fast_both:9.2f} {1e3 * torch_fwd:9.2f} {1e3 * torch_both:9.2f} "
                   f"{1e3 * naive_both:10.0f} {k:3d} {ratio:10.2f} {speedup:10.0f}")

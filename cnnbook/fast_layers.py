@@ -388,26 +388,36 @@ def max_pool_backward_fast(dout, cache):
     _check_same_shape(dout, out.shape, "dout", "max_pool_backward_fast")
     dout = dout.astype(x.dtype, copy=False)
     windows = _pool_windows(x, ph, pw, stride)
-    # Walk the offsets in row-major order; `remaining` is the gradient of the
-    # windows whose maximum has not been found yet, so ties go to the first.
-    remaining = dout.copy()
     if _tiling(x.shape, ph, pw, stride):
         # Every pixel is in exactly one window: write each tile slot once.
         dx = np.empty(x.shape, dtype=x.dtype)  # C order, so the tile reshape is a view
         dx_slot = _pool_windows(dx, ph, pw, stride)
-        for a, b in _offsets(ph, pw):
-            is_max = windows(a, b) == out
+        for a, b, remaining, is_max in _first_maxima(windows, out, dout, ph, pw):
             np.multiply(remaining, is_max, out=dx_slot(a, b))
-            remaining *= ~is_max
         return dx
     # Overlapping windows add up; pixels no window covers keep a zero gradient.
     dx = np.zeros(x.shape, dtype=x.dtype)
     h_out, w_out = out.shape[2:]
-    for a, b in _offsets(ph, pw):
-        is_max = windows(a, b) == out
+    for a, b, remaining, is_max in _first_maxima(windows, out, dout, ph, pw):
         dx[:, :, a:a + stride * h_out:stride, b:b + stride * w_out:stride] += remaining * is_max
-        remaining *= ~is_max
     return dx
+
+
+def _first_maxima(windows, out, dout, ph, pw):
+    """For each window offset (a, b) in row-major order: ``(a, b, remaining, is_max)``.
+
+    ``is_max`` marks the windows whose maximum sits at offset (a, b), and
+    ``remaining`` is dout for the windows whose maximum was not found at an
+    earlier offset; so ``remaining * is_max`` is the gradient that offset
+    receives, and in a tie the first maximum takes it all.
+    """
+    offsets = _offsets(ph, pw)
+    remaining = dout
+    for k, (a, b) in enumerate(offsets):
+        is_max = windows(a, b) == out
+        yield a, b, remaining, is_max
+        if k + 1 < len(offsets):
+            remaining = remaining * ~is_max
 
 
 # ---------------------------------------------------------------------------
