@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/layers.py [--naive-images 2] [--min-time 0.5]
+    .venv/bin/python benchmarks/layers.py [--repeat 3] [--threads 2] [--min-time 0.5]
 
 Everything runs in one process, so the ratios compare like with like even on a
 busy machine; absolute times are only indicative.  PyTorch is given as many
@@ -23,7 +23,9 @@ and float32.
   fast layer, whose median the naive/fast ratio uses.
 The fast and torch times are medians of k runs taken in turns (fast, torch,
 fast, torch, ...), k chosen so that the runs take about --min-time seconds
-(at least 3).  The table ends with the goals of issue 8.
+(at least 3).  With --repeat R the whole table is measured R times and the
+goals of issue 8, printed at the end, are judged on the median ratio, with the
+spread (min - max) beside it.
 """
 import argparse
 import math
@@ -68,6 +70,8 @@ def parse_args():
                         help="runs of the naive loops, each beside a run of the fast layer")
     parser.add_argument("--min-time", type=float, default=0.5,
                         help="seconds of repeated runs behind each median")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure every layer this many times; the goals use the median")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for numpy's BLAS and for torch (default: BLAS's own count)")
     args = parser.parse_args()
@@ -75,8 +79,8 @@ def parse_args():
         parser.error("--threads must be at least 1")
     if not 1 <= args.naive_images <= BATCH:
         parser.error(f"--naive-images must be between 1 and {BATCH}")
-    if args.naive_rounds < 1:
-        parser.error("--naive-rounds must be at least 1")
+    if args.naive_rounds < 1 or args.repeat < 1:
+        parser.error("--naive-rounds and --repeat must be at least 1")
     return args
 
 
@@ -108,13 +112,13 @@ def median_times(runs, min_time, k=None):
     The callables take turns within every round, so a burst of load from other
     processes hits all of them alike and their ratios stay meaningful.  Unless
     given, k is chosen so that the rounds take about ``min_time`` seconds
-    (3 <= k <= 50).
+    (3 <= k <= 50), after one warm-up round.
     """
-    start = time.perf_counter()
-    for run in runs.values():
-        run()  # warm-up: first-touch allocations, caches, lazy initialisation
-    one_round = time.perf_counter() - start
     if k is None:
+        start = time.perf_counter()
+        for run in runs.values():
+            run()  # warm-up: first-touch allocations, caches, lazy initialisation
+        one_round = time.perf_counter() - start
         k = max(3, min(50, math.ceil(min_time / max(one_round, 1e-6))))
     times = {name: [] for name in runs}
     for _ in range(k):
@@ -203,6 +207,42 @@ def layers(dtype, rng):
                rng.standard_normal(pooled_shape).astype(dtype))
 
 
+def measure(name, kind, arrays, params, dout, dtype, fast, naive, args):
+    """One table row: times in seconds, k, and the two ratios."""
+    torch_layer = torch_pair(kind, params)
+    check_agreement(fast[kind], torch_layer, arrays, params, dout, dtype)
+    runs = dict(zip(("fast fwd", "fast f+b"), forward_and_both(*fast[kind], arrays, params, dout)))
+    runs.update(zip(("torch fwd", "torch f+b"), forward_and_both(*torch_layer, arrays, params, dout)))
+    times, k = median_times(runs, args.min_time)
+    times["naive f+b"], fast_beside_naive = naive_and_fast_times(
+        naive[kind], fast[kind], arrays, params, dout, args.naive_images, args.naive_rounds)
+    return times, k, times["fast f+b"] / times["torch f+b"], times["naive f+b"] / fast_beside_naive
+
+
+ROW = "{:<32} {:<8} {:>9} {:>9} {:>9} {:>9} {:>10} {:>3} {:>10} {:>10}"
+
+
+def print_row(name, dtype, times, k, ratio, speedup):
+    ms = [f"{1e3 * times[key]:.2f}" for key in ("fast fwd", "fast f+b", "torch fwd", "torch f+b")]
+    print(ROW.format(name, np.dtype(dtype).name, *ms, f"{1e3 * times['naive f+b']:.0f}", k,
+                     f"{ratio:.2f}", f"{speedup:.0f}"))
+
+
+def print_goals(results):
+    """The goals of issue 8, judged on the median over repeats, with the spread."""
+    print()
+    print("Goals of issue 8 (forward + backward; median [min - max] over repeats):")
+    for (name, dtype, kind), measured in results.items():
+        ratios, speedups = zip(*measured)
+        ratio, speedup = float(np.median(ratios)), float(np.median(speedups))
+        limit = GOALS[(kind, dtype)]
+        print(f"  {name:<32} {np.dtype(dtype).name:<8} "
+              f"fast/torch {ratio:5.2f} [{min(ratios):.2f} - {max(ratios):.2f}] <= {limit}: "
+              f"{'met' if ratio <= limit else 'NOT met'};  "
+              f"naive/fast {speedup:5.0f} [{min(speedups):.0f} - {max(speedups):.0f}] >= "
+              f"{MIN_SPEEDUP_OVER_NAIVE}: {'met' if speedup >= MIN_SPEEDUP_OVER_NAIVE else 'NOT met'}")
+
+
 def main():
     args = parse_args()
     threads, source = blas_threads(args.threads)
@@ -215,37 +255,19 @@ def main():
     print(f"batch {BATCH}, 32x32 inputs; times in ms; fast and torch: median of k runs in turns; "
           f"naive: median of {args.naive_rounds} runs on {args.naive_images} image(s) scaled "
           f"x{BATCH / args.naive_images:g}, each beside a fast run (naive/fast uses those)")
-    header = (f"{'layer':<30} {'dtype':<8} {'fast fwd':>9} {'fast f+b':>9} {'torch fwd':>9} "
-              f"{'torch f+b':>9} {'naive f+b':>10} {'k':>3} {'fast/torch':>10} {'naive/fast':>10}")
-    print(header)
-    print("-" * len(header))
-    verdicts = []
-    for dtype in (np.float64, np.float32):
-        rng = np.random.default_rng(0)
-        for name, kind, arrays, params, dout in layers(dtype, rng):
-            torch_layer = torch_pair(kind, params)
-            check_agreement(fast[kind], torch_layer, arrays, params, dout, dtype)
-            runs = dict(zip(("fast fwd", "fast both"),
-                            forward_and_both(*fast[kind], arrays, params, dout)))
-            runs.update(zip(("torch fwd", "torch both"),
-                            forward_and_both(*torch_layer, arrays, params, dout)))
-            times, k = median_times(runs, args.min_time)
-            fast_fwd, fast_both = times["fast fwd"], times["fast both"]
-            torch_fwd, torch_both = times["torch fwd"], times["torch both"]
-            naive_both, fast_beside_naive = naive_and_fast_times(
-                naive[kind], fast[kind], arrays, params, dout, args.naive_images, args.naive_rounds)
-            ratio, speedup = fast_both / torch_both, naive_both / fast_beside_naive
-            print(f"{name:<30} {np.dtype(dtype).name:<8} {1e3 * fast_fwd:9.2f} "
-                  f"{1e3 * fast_both:9.2f} {1e3 * torch_fwd:9.2f} {1e3 * torch_both:9.2f} "
-                  f"{1e3 * naive_both:10.0f} {k:3d} {ratio:10.2f} {speedup:10.0f}")
-            verdicts.append((name, dtype, kind, ratio, speedup))
-    print()
-    print("Goals of issue 8 (forward + backward):")
-    for name, dtype, kind, ratio, speedup in verdicts:
-        limit = GOALS[(kind, dtype)]
-        print(f"  {name:<30} {np.dtype(dtype).name:<8} fast/torch {ratio:5.2f} <= {limit:<4}: "
-              f"{'met' if ratio <= limit else 'NOT met':<8} naive/fast {speedup:6.0f} >= "
-              f"{MIN_SPEEDUP_OVER_NAIVE}: {'met' if speedup >= MIN_SPEEDUP_OVER_NAIVE else 'NOT met'}")
+    header = ROW.format("layer", "dtype", "fast fwd", "fast f+b", "torch fwd", "torch f+b",
+                        "naive f+b", "k", "fast/torch", "naive/fast")
+    results = {}
+    for repeat in range(args.repeat):
+        print(f"\nrepeat {repeat + 1} of {args.repeat}\n{header}\n{'-' * len(header)}")
+        for dtype in (np.float64, np.float32):
+            rng = np.random.default_rng(0)
+            for name, kind, arrays, params, dout in layers(dtype, rng):
+                times, k, ratio, speedup = measure(name, kind, arrays, params, dout, dtype,
+                                                   fast, naive, args)
+                print_row(name, dtype, times, k, ratio, speedup)
+                results.setdefault((name, dtype, kind), []).append((ratio, speedup))
+    print_goals(results)
 
 
 if __name__ == "__main__":
