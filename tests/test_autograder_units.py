@@ -1,5 +1,6 @@
 """Fast tests of the autograder's pieces: notebooks, protocol, secret, comparisons, oracle,
 checks (run in-process on correct and buggy implementations), feedback and tampering evidence."""
+import ast
 import copy
 import io
 import json
@@ -260,11 +261,15 @@ def _grade(sources, setup=(), parts=POINTS):
 
 
 def _weights(part):
-    """{check name: weight} read from the check module itself."""
-    import importlib
-    module = importlib.import_module(f"autograder.checks.{check_module(part).stem}")
-    return {name: mark.args[0] for name, function in vars(module).items() if name.startswith("test_")
-            for mark in getattr(function, "pytestmark", []) if mark.name == "weight"}
+    """{check name: weight} read from the check module's ``@pytest.mark.weight(w)`` decorators."""
+    tree = ast.parse(check_module(part).read_text(encoding="utf-8"))
+    weights = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.weight":
+                    weights[node.name] = ast.literal_eval(decorator.args[0])
+    return weights
 
 
 def _expected(part, failing):
