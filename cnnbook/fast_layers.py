@@ -140,27 +140,28 @@ def _check_conv_inputs(x, w, b, conv_param):
 
 
 # Inside the convolution, arrays are channel-major: (C, N, H, W) rather than
-# (N, C, H, W).  Then every pass is ONE two-dimensional matrix product over the
-# whole batch, (rows, C) @ (C, N*H*W)-like, which the BLAS library runs at full
-# speed and on all its threads, instead of N small products.  Converting at the
-# layer's boundary costs one copy of the (small) input or output.
+# (N, C, H, W).  Then each product below is ONE two-dimensional matrix product
+# over the whole batch, which the BLAS library runs at full speed and on all
+# its threads, instead of N small products.  Converting at the layer's
+# boundary costs one copy of the (small) input or output.
 #
 # A convolution from C to F channels with an HH x WW kernel can be organised in
-# two ways, and the backward pass of one is the forward pass of the other:
+# two ways:
 #
-# * gather, then multiply (im2col): copy every window of the input into a
-#   column (C*HH*WW rows), then one product with the filters;
-# * multiply, then gather (kn2row): one product of every kernel tap with every
-#   pixel (F*HH*WW rows), then add up the HH*WW shifted results.
+# * im2col (gather, then multiply): copy every window of the input into a
+#   column, C*HH*WW rows, then one product with the filters;
+# * kn2row (multiply, then add up): one product of every kernel tap with every
+#   pixel, F*HH*WW rows, then add up the HH*WW shifted results.
 #
-# The big intermediate matrix has C*HH*WW or F*HH*WW rows, so when the layer
-# has fewer filters than input channels (32 -> 16, say) the second way moves
-# less memory, and memory, not arithmetic, is what limits these products.
-# Its backward pass builds one matrix from the upstream gradient and uses it
-# for both dw and dx.  It needs stride 1; strided layers always use im2col.
+# They mirror each other: im2col's backward pass multiplies, then scatters
+# (col2im); kn2row's backward pass builds an im2col matrix, from the upstream
+# gradient, and uses it for both dw and dx.  The big intermediate matrix has
+# C*HH*WW or F*HH*WW rows, and memory traffic, not arithmetic, limits these
+# products; so a layer with fewer filters than input channels (32 -> 16, say)
+# uses kn2row.  kn2row needs stride 1; strided layers always use im2col.
 
 def _padded_channel_major(a, pad_h, pad_w):
-    """(N, C, H, W) -> zero-padded copy in channel-major order (C, N, H + 2*pad_h, W + 2*pad_w)."""
+    """(N, C, H, W) -> zero-padded channel-major copy (C, N, H + 2*pad_h, W + 2*pad_w)."""
     n, c, h, w = a.shape
     padded = np.zeros((c, n, h + 2 * pad_h, w + 2 * pad_w), dtype=a.dtype)
     padded[:, :, pad_h:pad_h + h, pad_w:pad_w + w] = a.transpose(1, 0, 2, 3)
@@ -210,8 +211,8 @@ def _sum_of_shifts(products, out_hw):
 
     ``products[f, a, b, n, y, x]`` is kernel tap ``w[f, :, a, b]`` applied to
     input pixel (y, x); output pixel (i, j) sees that tap at pixel
-    (i + a, j + b), so ``out[f, n, i, j]`` sums ``products[f, a, b, n, i + a, j + b]``
-    over the HH*WW taps: one vectorised slice-add per tap.
+    (i + a, j + b), so ``out[f, n, i, j]`` is the sum over the HH*WW taps of
+    ``products[f, a, b, n, i + a, j + b]``: one vectorised slice-add per tap.
     """
     _, hh, ww = products.shape[:3]
     h_out, w_out = out_hw
@@ -267,8 +268,9 @@ def _kn2row_backward(dout_cm, w, x_padded, pad):
     padded-input pixel (y, x), taps reversed, hold ``dout[f, n, y - a, x - b]``
     for every tap (a, b) at once: one im2col matrix ``g`` of F*HH*WW rows.
     Then the two chain-rule sums are two products with it:
-    ``dx_padded[c, n, y, x] = sum of w[f, c, a, b] * dout[f, n, y - a, x - b]``
-    and ``dw[f, c, a, b] = sum of x_padded[c, n, y, x] * dout[f, n, y - a, x - b]``.
+
+    * ``dx_padded[c, n, y, x]``: sum over f, a, b of ``w[f, c, a, b] * dout[f, n, y - a, x - b]``;
+    * ``dw[f, c, a, b]``: sum over n, y, x of ``x_padded[c, n, y, x] * dout[f, n, y - a, x - b]``.
     """
     f, c, hh, ww = w.shape
     g = _im2col(np.pad(dout_cm, ((0, 0), (0, 0), (hh - 1, hh - 1), (ww - 1, ww - 1))),
@@ -442,9 +444,10 @@ def spatial_batchnorm_forward_fast(x, gamma, beta, bn_param):
     - x: (N, C, H, W); gamma, beta: (C,)
     - bn_param: dict with 'mode' ('train' or 'test') and optionally 'eps'
       (1e-5), 'momentum' (0.9), 'running_mean', 'running_var' (both (C,);
-      zeros when absent in train mode, required in test mode).  In train mode the running averages are updated in
-      ``bn_param``: ``running = momentum*running + (1 - momentum)*batch``, with
-      the biased batch variance.  Test mode uses the running averages.
+      zeros when absent in train mode, required in test mode).  In train mode
+      the running averages are updated in ``bn_param``:
+      ``running = momentum*running + (1 - momentum)*batch``, with the biased
+      batch variance.  Test mode uses the running averages.
     Returns ``(out, cache)``.
     """
     caller = "spatial_batchnorm_forward_fast"

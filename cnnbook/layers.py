@@ -56,7 +56,8 @@ def affine_backward(dout, cache):
     dout = np.asarray(dout)
     n = x.shape[0]
     if dout.shape != (n, w.shape[1]):
-        raise ValueError(f"affine_backward: dout must have shape {(n, w.shape[1])}, got {dout.shape}")
+        raise ValueError(f"affine_backward: dout must have shape {(n, w.shape[1])}, "
+                         f"got {dout.shape}")
     dout = dout.astype(x.dtype, copy=False)
     x_flat = x.reshape(n, -1)
     dx = (dout @ w.T.astype(x.dtype, copy=False)).reshape(x.shape)
@@ -79,7 +80,8 @@ def relu_backward(dout, cache):
     x = cache
     dout = np.asarray(dout)
     if dout.shape != x.shape:
-        raise ValueError(f"relu_backward: dout must have the input's shape {x.shape}, got {dout.shape}")
+        raise ValueError(f"relu_backward: dout must have the input's shape {x.shape}, "
+                         f"got {dout.shape}")
     return np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
 
 

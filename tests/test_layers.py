@@ -37,9 +37,11 @@ def test_affine_numeric_gradients():
     out, cache = affine_forward(x, w, b)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = affine_backward(dout, cache)
-    assert rel_error(dx, eval_numerical_gradient_array(lambda v: affine_forward(v, w, b)[0], x, dout)) < 1e-9
-    assert rel_error(dw, eval_numerical_gradient_array(lambda v: affine_forward(x, v, b)[0], w, dout)) < 1e-9
-    assert rel_error(db, eval_numerical_gradient_array(lambda v: affine_forward(x, w, v)[0], b, dout)) < 1e-9
+    numeric = [eval_numerical_gradient_array(lambda v: affine_forward(v, w, b)[0], x, dout),
+               eval_numerical_gradient_array(lambda v: affine_forward(x, v, b)[0], w, dout),
+               eval_numerical_gradient_array(lambda v: affine_forward(x, w, v)[0], b, dout)]
+    for analytic, estimate in zip((dx, dw, db), numeric):
+        assert rel_error(analytic, estimate) < 1e-9
 
 
 def test_affine_rejects_mismatched_shapes_clearly():
