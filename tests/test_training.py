@@ -148,3 +148,20 @@ def test_summaries_over_seeds():
     assert table.loc["net", "s / epoch"] == "2.00 ± 0.00"
     with pytest.raises(ValueError, match="no 'clean_train_acc'"):
         final(runs, "clean_train_acc")
+
+
+def test_cifar_shaped_data_through_the_labs_pipeline():
+    """Three-channel 32x32 images, the CIFAR-10 augmentation recipe and the
+    corrected seed network: the path the labs take when CIFAR-10 is present."""
+    from cnnbook.augment import Augment
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 10, (96,), generator=g)
+    images = torch.randint(0, 256, (96, 3, 32, 32), generator=g, dtype=torch.uint8)
+    data = ImageData(images, labels, tuple("abcdefghij"), "cifar10", "cifar10", "torchvision", "")
+    config = TrainConfig(epochs=2, batch_size=32, lr=0.01, schedule="onecycle", eval_train=True,
+                         augment=Augment(crop_padding=4, flip=True, cutout_size=8))
+    history = run_seeds(lambda: ConvBlockNet(batchnorm=True, dropout=0.3, width=0.25), data, data,
+                        config, seeds=[0], settings=CPU, test=data)[0]
+    assert len(history.val_acc) == 2 and np.isfinite(history.train_loss).all()
+    assert len(history.gap_acc) == 2 and history.test_acc is not None
