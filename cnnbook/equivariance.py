@@ -1,4 +1,4 @@
-"""Measuring equivariance and invariance, and the networks of the shifted-MNIST lab.
+"""Measuring equivariance and invariance; the shifted-MNIST lab's networks and viewer.
 
 A map ``f`` is *equivariant* to a transformation when transforming the input
 transforms the output in a matching way, ``f(g(x)) = g'(f(x))``; it is
@@ -10,9 +10,21 @@ rescalings.
 
 Images are torch tensors whose last two axes are height and width; a shift
 ``(dy, dx)`` moves content down by ``dy`` and right by ``dx`` pixels.
+
+The lab places digits at many positions of a larger frame
+(:func:`place_in_frames`), runs networks on all of them (:func:`maps_by_position`,
+:func:`predictions_by_position`), measures how the outputs move
+(:func:`position_errors`) and shows them with a slider that needs no kernel
+(:func:`position_viewer_html`).
 """
+import base64
+import contextlib
 import copy
+import html
+import io
+import json
 import math
+import uuid
 
 import torch
 from torch import nn
@@ -113,6 +125,27 @@ def _output_shifts(shift, stride):
     return sorted({math.floor(shift / stride), math.ceil(shift / stride)})
 
 
+def _shift_error(fx, fgx, dy, dx, mode, stride, margin):
+    """Smallest relative error between ``fgx`` and ``fx`` shifted by ``(dy, dx) / stride``."""
+    if fx.dim() < 2 or fx.shape != fgx.shape:
+        raise ValueError("equivariance_error: f must map images to feature maps of a fixed "
+                         f"shape, got {tuple(fx.shape)} and {tuple(fgx.shape)}")
+    errors = []
+    for out_dy in _output_shifts(dy, stride):
+        for out_dx in _output_shifts(dx, stride):
+            expected = translate(fx, out_dy, out_dx, mode)
+            if margin is None:
+                errors.append(relative_error(fgx, expected))
+                continue
+            keep = interior_mask(fx.shape[-2:], out_dy, out_dx, margin)
+            if not keep.any():
+                raise ValueError(f"equivariance_error: margin {margin} leaves no pixel to "
+                                 f"compare in a {tuple(fx.shape[-2:])} map shifted by "
+                                 f"({out_dy}, {out_dx})")
+            errors.append(relative_error(fgx[..., keep], expected[..., keep]))
+    return min(errors)
+
+
 def equivariance_error(f, x, dy, dx, mode="zero", stride=1, margin=None):
     """Relative error between ``f(shift(x))`` and ``shift'(f(x))``.
 
@@ -126,23 +159,7 @@ def equivariance_error(f, x, dy, dx, mode="zero", stride=1, margin=None):
     """
     fx = _evaluate(f, x)
     fgx = _evaluate(f, translate(x, dy, dx, mode))
-    if fx.dim() < 2 or fx.shape != fgx.shape:
-        raise ValueError("equivariance_error: f must map images to feature maps of a fixed "
-                         f"shape, got {tuple(fx.shape)} and {tuple(fgx.shape)}")
-    errors = []
-    for out_dy in _output_shifts(dy, stride):
-        for out_dx in _output_shifts(dx, stride):
-            expected = translate(fx, out_dy, out_dx, mode)
-            if margin is None:
-                errors.append(relative_error(fgx, expected))
-            else:
-                keep = interior_mask(fx.shape[-2:], out_dy, out_dx, margin)
-                if not keep.any():
-                    raise ValueError(f"equivariance_error: margin {margin} leaves no pixel to "
-                                     f"compare in a {tuple(fx.shape[-2:])} map shifted by "
-                                     f"({out_dy}, {out_dx})")
-                errors.append(relative_error(fgx[..., keep], expected[..., keep]))
-    return min(errors)
+    return _shift_error(fx, fgx, dy, dx, mode, stride, margin)
 
 
 def with_padding_mode(model, mode):
@@ -204,21 +221,63 @@ def place_in_frames(images, frame=56, positions=7, step=4):
                         for dy, dx in frame_offsets(positions, step)], dim=1)
 
 
+def position_errors(maps, offsets, stride=1, margin=None):
+    """Equivariance error at every position, from maps computed once per position.
+
+    ``maps`` has shape ``(N, P, C, H, W)``: a network's output for N images
+    placed at each of the P ``offsets`` by :func:`place_in_frames`.  Position
+    ``k`` is compared with the maps at position 0 shifted by
+    ``(offsets[k] - offsets[0]) / stride``, exactly as :func:`equivariance_error`
+    would do for the image at position 0, but without running the network twice.
+    """
+    if maps.dim() != 5 or maps.shape[1] != len(offsets):
+        raise ValueError(f"position_errors: maps must be (N, P, C, H, W) with P = {len(offsets)} "
+                         f"positions, got {tuple(maps.shape)}")
+    (y0, x0), base = offsets[0], maps[:, 0]
+    return [_shift_error(base, maps[:, k], dy - y0, dx - x0, "zero", stride, margin)
+            for k, (dy, dx) in enumerate(offsets)]
+
+
+def _owner(f):
+    """The module behind ``f`` (a module or a bound method of one), else None."""
+    owner = f if isinstance(f, nn.Module) else getattr(f, "__self__", None)
+    return owner if isinstance(owner, nn.Module) else None
+
+
+@contextlib.contextmanager
+def _evaluation(module):
+    """Run ``module`` in eval mode and without gradients, then restore its mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield next(module.parameters()).device
+    finally:
+        module.train(was_training)
+
+
+def maps_by_position(f, frames, batch_size=256):
+    """``f`` (a module or one of its methods) applied to every framed image.
+
+    ``frames (N, P, C, H, W)`` in, ``(N, P, ...)`` out, on the CPU, computed in
+    batches on the device of ``f``'s parameters.
+    """
+    if frames.dim() != 5:
+        raise ValueError(f"maps_by_position: frames must be (N, P, C, H, W), got {tuple(frames.shape)}")
+    module = _owner(f)
+    if module is None:
+        raise ValueError("maps_by_position: f must be an nn.Module or a method of one")
+    flat = frames.flatten(0, 1)
+    with _evaluation(module) as device:
+        out = [f(flat[i:i + batch_size].to(device)).cpu() for i in range(0, len(flat), batch_size)]
+    return torch.cat(out).unflatten(0, tuple(frames.shape[:2]))
+
+
 def predictions_by_position(model, frames, batch_size=1024):
     """Predicted class of every framed image: ``frames (N, P, C, H, W)`` -> ``(N, P)``."""
     if frames.dim() != 5:
         raise ValueError(f"predictions_by_position: frames must be (N, P, C, H, W), got {tuple(frames.shape)}")
-    flat = frames.flatten(0, 1)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            preds = [model(flat[i:i + batch_size].to(device)).argmax(dim=1).cpu()
-                     for i in range(0, len(flat), batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(preds).view(frames.shape[:2])
+    return maps_by_position(model, frames, batch_size).argmax(dim=-1)
 
 
 class SeedMapCNN(nn.Module):
@@ -257,19 +316,27 @@ class FrameClassifier(nn.Module):
     """A small digit classifier whose head either flattens the feature maps or pools them.
 
     The trunk is conv-relu-pool, conv-relu-pool, conv-relu (3x3 'same' convs,
-    2x2 max pools), so its total stride is 4.  ``head="flatten"`` gives the
-    linear classifier one weight per feature *and position*, like the seed's
-    ThreeLayerConvNet; ``head="gap"`` averages each feature map over all
-    positions first (global average pooling), so the classifier only sees
-    *what* was detected, not *where*.
+    2x2 max pools), so its total stride is 4.  The head decides what the final
+    linear layer sees:
+
+    - ``"flatten"``: every feature at every position, with one weight per
+      feature *and position*, like the seed's ThreeLayerConvNet;
+    - ``"gmp"`` / ``"gap"``: each feature map reduced to one number by global
+      max / average pooling, so the classifier sees *what* was detected, not
+      *where*.
+
+    The convolutions start from He initialisation (zero biases), which keeps
+    the scale of the signal through the ReLUs; with PyTorch's default the
+    pooled heads took several epochs to start learning.
     """
 
     STRIDE = 4
+    HEADS = ("flatten", "gmp", "gap")
 
-    def __init__(self, head="gap", frame=56, channels=(16, 32, 32), num_classes=10):
+    def __init__(self, head="gmp", frame=56, channels=(8, 16, 32), num_classes=10):
         super().__init__()
-        if head not in ("flatten", "gap"):
-            raise ValueError(f"FrameClassifier: head must be 'flatten' or 'gap', got {head!r}")
+        if head not in self.HEADS:
+            raise ValueError(f"FrameClassifier: head must be one of {self.HEADS}, got {head!r}")
         if frame % self.STRIDE:
             raise ValueError(f"FrameClassifier: frame must be a multiple of {self.STRIDE}, got {frame}")
         c1, c2, c3 = channels
@@ -279,8 +346,12 @@ class FrameClassifier(nn.Module):
             nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(),
         )
+        for layer in self.trunk:
+            if isinstance(layer, nn.Conv2d):
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
         side = frame // self.STRIDE
-        features = c3 if head == "gap" else c3 * side * side
+        features = c3 * side * side if head == "flatten" else c3
         self.classifier = nn.Linear(features, num_classes)
 
     def features(self, x):
@@ -289,5 +360,84 @@ class FrameClassifier(nn.Module):
 
     def forward(self, x):
         maps = self.trunk(x)
-        pooled = maps.mean(dim=(-2, -1)) if self.head == "gap" else maps.flatten(start_dim=1)
+        if self.head == "gmp":
+            pooled = maps.amax(dim=(-2, -1))
+        elif self.head == "gap":
+            pooled = maps.mean(dim=(-2, -1))
+        else:
+            pooled = maps.flatten(start_dim=1)
         return self.classifier(pooled)
+
+
+# --- a viewer that works without a kernel --------------------------------------
+
+def _png_data_uris(stack, cmap):
+    """One PNG data URI per image of ``stack (P, H, W)``, on a colour scale shared by all."""
+    import matplotlib
+    from matplotlib.image import imsave
+
+    stack = torch.as_tensor(stack).detach().float().cpu().numpy()
+    low, high = float(stack.min()), float(stack.max())
+    uris = []
+    for image in stack:
+        buffer = io.BytesIO()
+        imsave(buffer, image, cmap=matplotlib.colormaps[cmap], vmin=low,
+               vmax=high if high > low else low + 1, format="png")
+        uris.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode())
+    return uris
+
+
+def position_viewer_html(panels, titles, captions, cmap="viridis", width_px=128, interval_ms=400):
+    """Self-contained HTML: a row of images, a slider over positions and a play button.
+
+    ``panels`` is a list of stacks ``(P, H, W)``, one per panel (sizes may
+    differ between panels; each is drawn ``width_px`` wide with sharp pixels and
+    its own colour scale, shared across positions so that movement is visible);
+    ``titles`` names the panels and ``captions`` describes each position.  The
+    frames are embedded as PNG data URIs and a few lines of JavaScript swap
+    them, so the viewer works in a static web page with no kernel and no
+    network, as well as in Jupyter.
+    """
+    positions = len(captions)
+    if len(panels) != len(titles) or not panels:
+        raise ValueError(f"position_viewer_html: {len(panels)} panels but {len(titles)} titles")
+    for title, stack in zip(titles, panels):
+        if stack.dim() != 3 or stack.shape[0] != positions:
+            raise ValueError(f"position_viewer_html: panel {title!r} must have shape "
+                             f"({positions}, H, W), got {tuple(stack.shape)}")
+    frames = [_png_data_uris(stack, cmap) for stack in panels]
+    uid = "posview-" + uuid.uuid4().hex[:12]
+    figures = "".join(
+        f'<figure style="margin:0;text-align:center">'
+        f'<img data-panel="{i}" src="{frames[i][0]}" width="{width_px}" height="{width_px}" '
+        f'alt="{html.escape(title)}" style="image-rendering:pixelated;border:1px solid #888">'
+        f'<figcaption style="font-size:0.85em">{html.escape(title)}</figcaption></figure>'
+        for i, title in enumerate(titles))
+    return f"""<div id="{uid}" style="max-width:100%">
+<div style="display:flex;flex-wrap:wrap;gap:10px">{figures}</div>
+<div style="display:flex;align-items:center;gap:8px;margin-top:6px">
+<button type="button" style="min-width:4.5em">Play</button>
+<input type="range" min="0" max="{positions - 1}" value="0" step="1" aria-label="position" style="flex:1">
+</div>
+<p style="margin:4px 0;font-size:0.9em" aria-live="polite">{html.escape(captions[0])}</p>
+<script>
+(function () {{
+  var frames = {json.dumps(frames)}, captions = {json.dumps(list(captions))};
+  var root = document.getElementById("{uid}");
+  var images = root.querySelectorAll("img[data-panel]");
+  var slider = root.querySelector("input"), button = root.querySelector("button");
+  var caption = root.querySelector("p"), timer = null;
+  function show(k) {{
+    for (var i = 0; i < images.length; i++) images[i].src = frames[i][k];
+    caption.textContent = captions[k];
+    slider.value = k;
+  }}
+  slider.addEventListener("input", function () {{ show(+slider.value); }});
+  button.addEventListener("click", function () {{
+    if (timer) {{ clearInterval(timer); timer = null; button.textContent = "Play"; return; }}
+    button.textContent = "Pause";
+    timer = setInterval(function () {{ show((+slider.value + 1) % captions.length); }}, {interval_ms});
+  }});
+}})();
+</script>
+</div>"""

@@ -4,8 +4,9 @@ import torch
 from torch import nn
 
 from cnnbook.equivariance import (FrameClassifier, SeedMapCNN, SeedMapMLP, equivariance_error,
-                                  frame_offsets, interior_mask, invariance_error, place_at,
-                                  place_in_frames, predictions_by_position, relative_error,
+                                  frame_offsets, interior_mask, invariance_error,
+                                  maps_by_position, place_at, place_in_frames, position_errors,
+                                  position_viewer_html, predictions_by_position, relative_error,
                                   rotate90, transform_error, translate, upscale,
                                   with_padding_mode)
 
@@ -125,7 +126,7 @@ def test_frame_classifier_heads():
     frames = place_in_frames(torch.rand(4, 1, 28, 28) * (torch.rand(1, 1, 28, 28) > 0.5))
     gap, flat = FrameClassifier("gap").eval(), FrameClassifier("flatten").eval()
     x = frames[:, 0]
-    assert gap(x).shape == flat(x).shape == (4, 10)
+    assert gap(x).shape == flat(x).shape == FrameClassifier("gmp")(x).shape == (4, 10)
     assert gap.features(x).shape == (4, 32, 14, 14)
     # shifts by a multiple of the stride: the feature maps move by one pixel per 4
     # (margin 3 output pixels = 12 input pixels, more than the trunk's 18-pixel field reaches)
@@ -136,6 +137,10 @@ def test_frame_classifier_heads():
     assert torch.equal(preds[:, 0], gap(x).argmax(dim=1))
     with pytest.raises(ValueError, match="head"):
         FrameClassifier("max")
+    gmp = FrameClassifier("gmp")
+    with torch.no_grad():  # the pooled features are the maxima of the maps
+        expected = gmp.classifier(gmp.features(x).amax(dim=(-2, -1)))
+    assert torch.allclose(gmp(x), expected)
     with pytest.raises(ValueError, match="multiple of 4"):
         FrameClassifier(frame=30)
 
@@ -161,3 +166,48 @@ def test_place_at_pastes_one_copy_and_keeps_the_dtype():
     assert framed.sum() == digits.sum()
     with pytest.raises(ValueError, match="do not fit"):
         place_at(digits, 56, 30, 0)
+
+
+def test_position_errors_match_equivariance_error_at_half_the_cost():
+    torch.manual_seed(0)
+    digits = torch.zeros(2, 1, 28, 28)
+    digits[:, :, 5:23, 8:20] = torch.rand(2, 1, 18, 12)
+    frames = place_in_frames(digits, positions=3, step=8)
+    offsets = frame_offsets(positions=3, step=8)
+    cnn = SeedMapCNN(channels=(4, 4))
+    maps = maps_by_position(cnn, frames)
+    assert maps.shape == (2, 9, 1, 56, 56)
+    errors = position_errors(maps, offsets, margin=3)
+    direct = [equivariance_error(cnn, frames[:, 0], dy, dx, margin=3) for dy, dx in offsets]
+    assert errors == pytest.approx(direct, abs=1e-7)
+    assert max(errors) < 1e-5
+    mlp_errors = position_errors(maps_by_position(SeedMapMLP(), frames), offsets, margin=3)
+    assert min(mlp_errors[1:]) > 0.3
+    with pytest.raises(ValueError, match="positions"):
+        position_errors(maps, offsets[:4])
+
+
+def test_maps_by_position_uses_eval_mode_and_needs_a_module():
+    model = nn.Sequential(nn.Flatten(), nn.Dropout(0.9), nn.Linear(4, 3))
+    frames = torch.ones(2, 5, 1, 2, 2)
+    maps = maps_by_position(model, frames)
+    with torch.no_grad():
+        assert torch.equal(maps[0, 0], model.eval()(frames[0, :1])[0])  # dropout was off
+    assert model.train().training  # the caller's mode is restored
+    maps_by_position(model, frames)
+    assert model.training
+    with pytest.raises(ValueError, match="nn.Module"):
+        maps_by_position(lambda t: t, frames)
+
+
+def test_position_viewer_html_embeds_every_frame_and_checks_shapes():
+    panels = [torch.rand(5, 8, 8), torch.rand(5, 2, 2)]
+    page = position_viewer_html(panels, ["input <x>", "map"], [f"position {k}" for k in range(5)])
+    assert page.count("data:image/png;base64,") == 2 + 2 * 5  # the first frames, then all frames
+    assert "input &lt;x&gt;" in page and 'type="range"' in page and 'max="4"' in page
+    other = position_viewer_html(panels, ["a", "b"], [str(k) for k in range(5)])
+    assert page.split('id="')[1][:20] != other.split('id="')[1][:20]  # unique element ids
+    with pytest.raises(ValueError, match="shape"):
+        position_viewer_html([torch.rand(4, 8, 8)], ["a"], ["0", "1", "2", "3", "4"])
+    with pytest.raises(ValueError, match="titles"):
+        position_viewer_html(panels, ["a"], [str(k) for k in range(5)])
