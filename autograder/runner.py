@@ -10,6 +10,7 @@ share of the part's points as ``@pytest.mark.weight(w)``.  A part's score is
 pytest runs quietly in this process (no terminal output, no cache, plain
 asserts); the results are collected by a small plugin.
 """
+import ast
 import contextlib
 import os
 import sys
@@ -61,6 +62,19 @@ class PartResult:
     @property
     def internal_errors(self):
         return [check for check in self.checks if check.internal_error]
+
+
+def check_weights(part):
+    """``[(check name, title, weight)]`` of a part, read from its module's source (nothing imported)."""
+    tree = ast.parse(check_module(part).read_text(encoding="utf-8"))
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.weight":
+                    title = (ast.get_docstring(node) or node.name).splitlines()[0]
+                    found.append((node.name, title, float(ast.literal_eval(decorator.args[0]))))
+    return found
 
 
 def check_module(part):

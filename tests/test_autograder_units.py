@@ -1,6 +1,5 @@
 """Fast tests of the autograder's pieces: notebooks, protocol, secret, comparisons, oracle,
 checks (run in-process on correct and buggy implementations), feedback and tampering evidence."""
-import ast
 import copy
 import io
 import json
@@ -20,7 +19,7 @@ from autograder import autograded, cells, checking, corpus, oracle, secret, subm
 from autograder.notebook import grade_part
 from autograder.parts import ASSIGNMENTS, assignment_parts
 from autograder.report import part_feedback
-from autograder.runner import PartResult, CheckResult, check_module, run_checks
+from autograder.runner import CheckResult, PartResult, check_weights, run_checks
 from autograder.student import DirectStudent, StudentError
 from cnnbook.gradient_check import eval_numerical_gradient_array
 
@@ -262,14 +261,7 @@ def _grade(sources, setup=(), parts=POINTS):
 
 def _weights(part):
     """{check name: weight} read from the check module's ``@pytest.mark.weight(w)`` decorators."""
-    tree = ast.parse(check_module(part).read_text(encoding="utf-8"))
-    weights = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-            for decorator in node.decorator_list:
-                if isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.weight":
-                    weights[node.name] = ast.literal_eval(decorator.args[0])
-    return weights
+    return {name: weight for name, _title, weight in check_weights(part)}
 
 
 def _expected(part, failing):
@@ -342,9 +334,12 @@ def test_checks_say_what_the_students_code_raised():
                                     "conv_forward_naive, line 2") for c in result.checks)
 
 
-def test_every_part_has_a_check_module_with_weights():
+def test_every_part_has_a_check_module_whose_weights_sum_to_ten():
+    """Ten weight units per part: a check of weight w is worth w tenths of the part's points."""
     for part in assignment_parts("numpy_cnn"):
-        assert _weights(part.name), part.name
+        checks = check_weights(part.name)
+        assert sum(weight for _, _, weight in checks) == 10, part.name
+        assert all(title and not title.startswith("test_") for _, title, _ in checks)
     assert set(ASSIGNMENTS) == {"numpy_cnn"}
 
 
