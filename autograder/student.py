@@ -237,20 +237,21 @@ class SandboxStudent(Student):
                 self.notes.append(f"running your answer cell {label} {error.describe()}; "
                                   "anything it defined before that line is graded")
 
-    def _request(self, header, arrays, timeout, loading=False):
-        timeout = min(timeout, self._deadline - time.monotonic())
-        if timeout <= 0:
+    def _request(self, header, arrays, limit, loading=False):
+        budget = self._deadline - time.monotonic()
+        if budget <= 0:
             raise StudentTimeout("not run: this part's time budget "
-                                 f"({self.time_limits.part_s:.0f} s) is used up")
+                                 f"({self.time_limits.part_s:g} s) is used up")
+        limit_text = f"{limit:g} s" if limit <= budget else "the rest of this part's time budget"
         try:
-            return self._sandbox.request(header, arrays, timeout=timeout)
+            return self._sandbox.request(header, arrays, timeout=min(limit, budget))
         except SandboxTimeout:
             self._retire()
             if loading:
-                self._fatal = (f"your answer cells did not finish loading within {timeout:.0f} s "
+                self._fatal = (f"your answer cells did not finish loading within {limit_text} "
                                "(an endless loop at top level?)")
                 raise StudentCrash(self._fatal) from None
-            raise StudentTimeout(f"did not return within {timeout:.0f} s "
+            raise StudentTimeout(f"did not return within {limit_text} "
                                  "(an endless loop, or far too slow); the call was stopped") from None
         except SandboxDied:
             self._retire()

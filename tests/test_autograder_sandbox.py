@@ -228,14 +228,18 @@ def test_load_errors_become_notes_and_calls_report_the_students_exception():
 
 
 def test_timeouts_and_the_part_budget():
-    s = student([("spin", "def spin():\n    while True:\n        pass\n")], call_s=0.5, part_s=1.5)
+    s = student([("spin", "def spin():\n    while True:\n        pass\n")], call_s=0.5, part_s=4.0, restarts=100)
+    started_at = time.monotonic()
     try:
-        with pytest.raises(StudentTimeout, match="did not return"):
+        with pytest.raises(StudentTimeout, match="did not return within 0.5 s"):
             s.call("spin")
-        with pytest.raises(StudentTimeout):
-            s.call("spin")
-        with pytest.raises(StudentTimeout, match="time budget"):
-            s.call("spin")
+        messages = []
+        while time.monotonic() - started_at < 30 and not any("time budget" in m for m in messages):
+            with pytest.raises(StudentTimeout) as stopped:
+                s.call("spin")
+            messages.append(str(stopped.value))
+        assert "time budget" in messages[-1]
+        assert time.monotonic() - started_at < 4.0 + 2.0  # the budget bounds the part's time
     finally:
         s.close()
 
