@@ -24,6 +24,7 @@ import concurrent.futures
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -140,15 +141,17 @@ def _run(jobs, workers):
 
 
 def _record(coursedir, config, assignment, summary):
-    if summary["status"] != "graded":
-        summary["recorded"] = False
-        return
-    try:
-        autograded = gradebook.assignment_dir(coursedir, "autograded", assignment, summary["student"])
-        gradebook.record(coursedir, config, assignment, summary["student"], autograded)
-        summary["recorded"] = True
-    except Exception as error:
-        summary.update(status="error", recorded=False, error=f"gradebook: {type(error).__name__}: {error}")
+    autograded = gradebook.assignment_dir(coursedir, "autograded", assignment, summary["student"])
+    if summary["status"] == "graded":
+        try:
+            gradebook.record(coursedir, config, assignment, summary["student"], autograded)
+            summary["recorded"] = True
+            return
+        except Exception as error:
+            summary.update(status="error", error=f"gradebook: {type(error).__name__}: {error}")
+    # Nothing half-graded is left where formgrader and generate_feedback would pick it up.
+    summary["recorded"] = False
+    shutil.rmtree(autograded, ignore_errors=True)
 
 
 def _progress_line(summary):

@@ -1,0 +1,120 @@
+"""The grading command's errors, and a whole grading run at the degraded (process) level.
+
+The degraded level is what an instructor without root gets, and what CI without root tests:
+in-process tricks, exits, loops and memory must score exactly as with namespaces.  File
+attacks and detached processes are left out here: at this level they are not contained
+(the grader says so), and this test must never damage the working tree.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # autograder/ is a top-level folder of the repository, never installed
+    sys.path.insert(0, str(REPO))
+
+from autograder import cells, corpus  # noqa: E402
+from test_autograder_units import POINTS  # noqa: E402
+
+ASSIGNMENT = "numpy_cnn"
+needs_release = pytest.mark.skipif(not (REPO / "exercises" / ASSIGNMENT).is_dir(), reason="no release yet")
+
+
+def run_grader(course, *args):
+    env = dict(os.environ, PYTHONPATH=str(course), AUTOGRADER_SECRET="cli-test-secret")
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=course, env=env,
+                          capture_output=True, text=True)
+
+
+@pytest.fixture
+def course(tmp_path):
+    return corpus.make_course(tmp_path / "course", REPO)
+
+
+def test_outside_a_course_the_command_says_where_to_run_it(tmp_path):
+    (tmp_path / "autograder").symlink_to(REPO / "autograder")
+    done = run_grader(tmp_path, "grade", ASSIGNMENT)
+    assert done.returncode == 2
+    assert "no nbgrader_config.py" in done.stderr and "course's root directory" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@needs_release
+def test_unknown_assignment_and_student_get_one_clear_line(course):
+    done = run_grader(course, "grade", "homework9")
+    assert done.returncode == 2 and "no hidden checks for the assignment 'homework9'" in done.stderr
+    corpus.write_submission(course, "alice", ASSIGNMENT, {})
+    done = run_grader(course, "grade", ASSIGNMENT, "--student", "zoe")
+    assert done.returncode == 2 and "no submission of numpy_cnn for: zoe" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_isolation_command_reports_what_a_sandbox_reaches(course):
+    done = run_grader(course, "isolation")
+    assert done.returncode == 0, done.stderr
+    for question in ("network:", "course directory:", "autograder:", "gradebook.db:", "write to cnnbook/:"):
+        assert question in done.stdout
+
+
+@needs_release
+def test_no_submissions_is_not_an_error(course):
+    done = run_grader(course, "grade", ASSIGNMENT)
+    assert done.returncode == 0 and "no submissions" in done.stdout
+
+
+@needs_release
+def test_a_release_test_cell_without_hidden_checks_is_refused(course):
+    path = course / "exercises" / ASSIGNMENT / "convolution.ipynb"
+    notebook = cells.read_notebook(path)
+    extra = nbformat.v4.new_code_cell("assert True")
+    extra.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 3,
+                                  "grade_id": "test_bonus", "schema_version": 3}
+    notebook.cells.append(extra)
+    nbformat.write(notebook, str(path))
+    corpus.write_submission(course, "alice", ASSIGNMENT, {})
+    done = run_grader(course, "grade", ASSIGNMENT)
+    assert done.returncode == 2
+    assert "test cells without hidden checks: ['test_bonus']" in done.stderr
+
+
+# ---------------------------------------------------------------------------
+# A whole run at the degraded level
+# ---------------------------------------------------------------------------
+
+CONTAINED_AT_PROCESS_LEVEL = ("monkeypatch_numpy_builtins", "fake_modules", "silence_and_fake_scores",
+                              "sys_exit_in_call", "endless_loop", "huge_allocation")
+
+
+def test_the_degraded_corpus_excludes_what_that_level_cannot_contain():
+    assert set(CONTAINED_AT_PROCESS_LEVEL) <= set(corpus.HOSTILE)
+    assert not {"file_attacks", "background_processes"} & set(CONTAINED_AT_PROCESS_LEVEL)
+
+
+@pytest.mark.slow
+@needs_release
+def test_degraded_level_still_gives_honest_scores_and_says_it_is_degraded(course):
+    solutions = corpus.solution_answers(course / "solutions" / ASSIGNMENT)
+    hostile = dict(solutions)
+    for name in CONTAINED_AT_PROCESS_LEVEL:
+        part, source = corpus.hostile_source(name, "unused", "unused", "unused")
+        hostile[part] = source
+    corpus.write_submission(course, "alice", ASSIGNMENT, solutions)
+    corpus.write_submission(course, "mallory", ASSIGNMENT, hostile)
+    done = run_grader(course, "grade", ASSIGNMENT, "--isolation", "process", "--call-timeout", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "DEGRADED" in done.stderr and "isolation: process (DEGRADED)" in done.stdout
+    rows = {}
+    for line in (course / "grades.csv").read_text().splitlines()[1:]:
+        fields = line.split(",")
+        rows[fields[0]] = dict(zip(POINTS, map(float, fields[1:1 + len(POINTS)])))
+    assert rows["alice"] == POINTS
+    # monkeypatched zeros keep "inputs unmodified" (1 of 10); the parts that need a hostile
+    # forward pass score with it; every part with an exit, a loop or a hoard scores 0.
+    assert rows["mallory"] == {**POINTS, "conv_forward_naive": 1, "conv_backward_naive": 0,
+                               "max_pool_forward_naive": 0, "max_pool_backward_naive": 0,
+                               "spatial_batchnorm_backward": 0, "three_layer_convnet": 0}
