@@ -1,4 +1,9 @@
-"""Equivariance and invariance measurements: exact where theory says so, not elsewhere."""
+"""Equivariance and invariance measurements: exact where theory says so, not elsewhere;
+and the shifted-MNIST lab that uses them."""
+import shutil
+from pathlib import Path
+
+import nbformat
 import pytest
 import torch
 from torch import nn
@@ -211,3 +216,42 @@ def test_position_viewer_html_embeds_every_frame_and_checks_shapes():
         position_viewer_html([torch.rand(4, 8, 8)], ["a"], ["0", "1", "2", "3", "4"])
     with pytest.raises(ValueError, match="titles"):
         position_viewer_html(panels, ["a"], [str(k) for k in range(5)])
+
+
+# --- the shifted-MNIST lab notebook --------------------------------------------
+
+LAB = Path(__file__).resolve().parent.parent / "book" / "labs" / "shifted_mnist_equivariance.ipynb"
+
+
+def test_lab_is_committed_without_outputs_and_starts_with_its_parameters():
+    nb = nbformat.read(LAB, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assigned = {line.split("=")[0].strip() for line in code[0].source.splitlines()
+                if "=" in line and not line.startswith((" ", "#"))}
+    assert {"quick", "seeds", "epochs", "batch_size", "frame", "positions", "step"} <= assigned
+
+
+@pytest.mark.slow
+def test_lab_executes_in_quick_mode_offline(tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    shutil.copy(LAB, tmp_path)
+    monkeypatch.setenv("CNNBOOK_DOWNLOAD", "0")
+    monkeypatch.setenv("CNNBOOK_QUICK", "1")
+    monkeypatch.delenv("CNNBOOK_DATA", raising=False)
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    nb = nbformat.read(tmp_path / LAB.name, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not any(o.output_type == "stream" and o.name == "stderr" for o in outputs)
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    markdown = "".join(o["data"].get("text/markdown", "") for o in outputs if "data" in o)
+    html_out = "".join(o["data"].get("text/html", "") for o in outputs if "data" in o)
+    assert text.count("Data: ") == 1 and "**Quick mode**" in markdown
+    assert html_out.count('type="range"') == 1                # the kernel-free viewer
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
+    assert "nan" not in markdown.lower()
