@@ -132,8 +132,13 @@ class _Batches:
     def __len__(self):
         return self.images.shape[0]
 
-    def batch(self, index):
+    def batch(self, index, augment=None, generator=None):
+        """Normalised images and labels at ``index``, augmented if asked, in the
+        memory layout the model expects (augmenting first: its indexing returns
+        ordinary contiguous tensors)."""
         x = normalize(self.images[index], self.mean, self.std)
+        if augment:
+            x = augment(x, generator)
         return self.settings.prepare_batch(x), self.labels[index]
 
 
@@ -232,9 +237,8 @@ def fit(model, train, val, config, settings=None, seed=0, test=None, stats=None)
                 progress = step / total_steps
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * lr_factor(config.schedule, progress, config.warmup)
-            x, y = train_b.batch(order[i * batch_size:(i + 1) * batch_size])
-            if config.augment:
-                x = config.augment(x, generator)
+            x, y = train_b.batch(order[i * batch_size:(i + 1) * batch_size],
+                                 config.augment, generator)
             with settings.autocast():
                 scores = model(x)
                 loss = F.cross_entropy(scores, y, label_smoothing=config.label_smoothing)

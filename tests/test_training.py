@@ -165,3 +165,18 @@ def test_cifar_shaped_data_through_the_labs_pipeline():
                         config, seeds=[0], settings=CPU, test=data)[0]
     assert len(history.val_acc) == 2 and np.isfinite(history.train_loss).all()
     assert len(history.gap_acc) == 2 and history.test_acc is not None
+
+
+def test_augmented_batches_reach_the_model_in_channels_last_layout():
+    settings = DeviceSettings(torch.device("cpu"), None, channels_last=True, compile=False)
+    colour = ImageData(TRAIN.images.repeat(1, 3, 1, 1), TRAIN.labels, TRAIN.classes,
+                       "cifar10", "cifar10", "test", "three channels")
+    layouts = []
+    model = seeded_model(lambda: ThreeLayerConvNet(3, 4, 4, 2, image_size=8), 0, settings)
+    model.register_forward_pre_hook(lambda _m, args: layouts.append(
+        args[0].is_contiguous(memory_format=torch.channels_last)))
+
+    def crop(x, _generator):  # advanced indexing returns an ordinary contiguous tensor
+        return x[:, :, torch.arange(8)][:, :, :, torch.arange(8)]
+    fit(model, colour, colour, TrainConfig(epochs=1, batch_size=64, augment=crop), settings)
+    assert layouts and all(layouts)
