@@ -11,7 +11,7 @@ import json
 import shutil
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -59,62 +59,81 @@ def grade_submission(job):
     return summary
 
 
+@dataclass
+class _Submission:
+    """What the trusted side read from one student's submitted notebooks."""
+    notebooks: dict = field(default_factory=dict)   # notebook name -> notebook
+    located: dict = field(default_factory=dict)     # notebook name -> {part: Located}
+    programs: dict = field(default_factory=dict)    # part -> Program for its sandbox
+    missing: dict = field(default_factory=dict)     # part -> why its notebook is absent
+    flags: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+
 def _grade(job):
     parts = assignment_parts(job.assignment)
     release = load_release(job.release_dir, parts)
-    log, flags, notebook_notes = [], [], []
-    programs, located_by_nb, missing_parts, student_nbs = {}, {}, {}, {}
-    for name, release_nb in release.notebooks.items():
-        path = Path(job.submitted_dir) / f"{name}.ipynb"
-        try:
-            notebook = cells.read_notebook(path)
-        except cells.NotebookError as error:
-            reason = "not submitted" if not path.exists() else f"unreadable ({error})"
-            notebook_notes.append(f"{name}.ipynb: {reason}; its parts get 0 points")
-            if path.exists():
-                flags.append(f"{name}: notebook unreadable")
-            for part in release_nb.parts:
-                missing_parts[part.name] = f"{name}.ipynb was {reason.split(' (')[0]}"
-            continue
-        student_nbs[name] = notebook
-        flags += integrity_flags(notebook, release_nb)
-        located = {}
-        for part in release_nb.parts:
-            where = locate_answer(notebook, release_nb.answers[part.name], part)
-            if where is not None:
-                located[part.name] = where
-                flags += honesty_flags(where, cells.cell_source(release_nb.answers[part.name]), part, name)
-        located_by_nb[name] = located
-        for part in release_nb.parts:
-            programs[part.name] = _program(part, located, release_nb)
+    submission = _read_submission(job, release)
+    log = []
 
     def student_for(part_name):
-        return SandboxStudent(programs[part_name], job.isolation, job.root, job.time_limits, log)
+        return SandboxStudent(submission.programs[part_name], job.isolation, job.root, job.time_limits, log)
 
-    graded = {part.name: release.points[part.name] for part in parts if part.name in programs}
+    graded = {part.name: release.points[part.name] for part in parts if part.name in submission.programs}
     results = run_checks(graded, student_for, job.secret.encode("utf-8"), log) if graded else {}
-    for part_name, reason in missing_parts.items():
+    for part_name, reason in submission.missing.items():
         results[part_name] = PartResult(part_name, release.points[part_name], [
             CheckResult("submission", "notebook submitted", 1.0, False, reason)])
     ordered = [results[part.name] for part in parts]
-    flags += _disagreements(parts, release, student_nbs, results)
-    _write_outputs(job, release, student_nbs, located_by_nb, results, ordered, notebook_notes)
+    flags = submission.flags + _disagreements(parts, release, submission.notebooks, results)
+    _write_outputs(job, release, submission, results, ordered)
     internal = [f"{r.part}/{c.name}" for r in ordered for c in r.internal_errors]
     return {"student": job.student, "status": "error" if internal else "graded",
             "error": f"internal grader errors in {', '.join(internal)}" if internal else "",
             "points": {r.part: r.points for r in ordered}, "max_points": {r.part: r.max_points for r in ordered},
             "flags": flags, "log": log,
-            "notebooks": {name: name in student_nbs for name in release.notebooks}}
+            "notebooks": {name: name in submission.notebooks for name in release.notebooks}}
+
+
+def _read_submission(job, release):
+    submission = _Submission()
+    for name, release_nb in release.notebooks.items():
+        path = Path(job.submitted_dir) / f"{name}.ipynb"
+        try:
+            notebook = cells.read_notebook(path)
+        except cells.NotebookError as error:
+            reason = "unreadable" if path.exists() else "not submitted"
+            detail = f" ({error})" if path.exists() else ""
+            submission.notes.append(f"{name}.ipynb: {reason}{detail}; its parts get 0 points")
+            if path.exists():
+                submission.flags.append(f"{name}: notebook unreadable")
+            submission.missing.update({part.name: f"{name}.ipynb was {reason}" for part in release_nb.parts})
+            continue
+        submission.notebooks[name] = notebook
+        submission.flags += integrity_flags(notebook, release_nb)
+        located = {}
+        for part in release_nb.parts:
+            release_source = cells.cell_source(release_nb.answers[part.name])
+            where = locate_answer(notebook, release_nb.answers[part.name], part)
+            if where is not None:
+                located[part.name] = where
+                submission.flags += honesty_flags(where, release_source, part, name)
+        submission.located[name] = located
+        for part in release_nb.parts:
+            submission.programs[part.name] = _program(part, located, release_nb)
+    return submission
 
 
 def _program(part, located, release_nb):
-    """Setup imports plus the answer cells ``part`` needs, in notebook order."""
+    """Setup imports plus the answer cells ``part`` needs, its dependencies first."""
     wanted = [name for name in (*part.needs, part.name) if name in located]
     sources = [located[name].source for name in wanted]
     notes = [located[name].note for name in wanted if located[name].note]
-    if part.name not in located:
-        notes.append(f"no answer cell for {part.name} was found (no cell with its grade_id, "
-                     f"its cell id, or a definition of {part.defines})")
+    for name in (*part.needs, part.name):
+        if name not in located:
+            needed_by = "" if name == part.name else f", which {part.name} needs"
+            notes.append(f"no answer cell for {name} was found (no cell with its grade_id or cell id, "
+                         f"and none defining it){needed_by}")
     cells_to_run = [(name, cells.strip_magics(located[name].source)) for name in wanted]
     return Program(needed_setup(release_nb.setup, sources), cells_to_run, notes)
 
@@ -131,20 +150,20 @@ def _disagreements(parts, release, student_nbs, results):
     return flags
 
 
-def _write_outputs(job, release, student_nbs, located_by_nb, results, ordered, notebook_notes):
+def _write_outputs(job, release, submission, results, ordered):
     out = Path(job.autograded_dir)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for name, notebook in student_nbs.items():
+    for name, notebook in submission.notebooks.items():
         release_nb = release.notebooks[name]
         part_results = {p.name: results[p.name] for p in release_nb.parts}
-        graded = autograded.build(release_nb, notebook, located_by_nb[name], part_results)
+        graded = autograded.build(release_nb, notebook, submission.located[name], part_results)
         nbformat.write(graded, str(out / f"{name}.ipynb"))
     timestamp = Path(job.submitted_dir) / "timestamp.txt"
     if timestamp.is_file():
         shutil.copyfile(timestamp, out / "timestamp.txt")
-    text = submission_feedback(job.student, job.assignment, ordered, notebook_notes)
+    text = submission_feedback(job.student, job.assignment, ordered, submission.notes)
     (out / FEEDBACK_FILE).write_text(text, encoding="utf-8")
 
 
