@@ -4,6 +4,8 @@ Every function draws into a new matplotlib figure (or the ``ax`` given) and
 returns the figure; the notebooks end such a cell with ``plt.show()`` so the
 figure is rendered exactly once, in Jupyter and in the built book alike.
 """
+import itertools
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -38,8 +40,8 @@ def plot_curves(results, metrics=("train_acc", "val_acc"), ax=None, title=None):
     """
     fig, ax = _figure(ax, figsize=(6.4, 4))
     styles = ["-", "--", ":", "-."]
-    for colour, (label, histories) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4,
-                                          results.items()):
+    colours = itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    for colour, (label, histories) in zip(colours, results.items()):
         for style, metric in zip(styles, metrics):
             values = _per_epoch(histories, metric)
             epochs = np.arange(1, values.shape[0] + 1)

@@ -15,7 +15,7 @@ report a mean and a spread instead of a single lucky number.
 """
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -116,9 +116,6 @@ class History:
     def images_per_s(self):
         return self.images_seen / self.train_time_s if self.train_time_s else 0.0
 
-    def to_dict(self):
-        return asdict(self)
-
 
 class _Batches:
     """The device-resident dataset, normalised batch by batch."""
@@ -200,6 +197,70 @@ class _Clock:
         return self.elapsed
 
 
+class _Step:
+    """One optimisation step: forward under autocast, backward (through a
+    gradient scaler when float16 needs one), update.  Holds the run's random
+    generator, which orders the batches and draws the augmentations."""
+
+    def __init__(self, model, config, settings, seed):
+        self.model, self.config, self.settings = model, config, settings
+        self.optimizer = _make_optimizer(model, config)
+        self.scaler = (torch.amp.GradScaler(settings.device.type)
+                       if settings.needs_grad_scaler else None)
+        self.generator = torch.Generator(device=settings.device).manual_seed(seed)
+
+    @property
+    def lr(self):
+        return self.optimizer.param_groups[0]["lr"]
+
+    def set_lr(self, progress):
+        factor = lr_factor(self.config.schedule, progress, self.config.warmup)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr * factor
+
+    def __call__(self, x, y):
+        """Returns the batch's (detached) loss and scores."""
+        with self.settings.autocast():
+            scores = self.model(x)
+            loss = F.cross_entropy(scores, y, label_smoothing=self.config.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        return loss.detach().float(), scores.detach()
+
+
+def _train_epoch(step, train_b, batch_size, progress_at):
+    """Run the steps of one epoch; returns (loss sum, correct count, steps done).
+
+    ``progress_at(i)`` gives the fraction of the run done before step ``i`` of
+    this epoch, or None once a time budget is spent (the epoch ends there).
+    The sums stay on the device, so the loop never waits for the GPU.
+    """
+    device = train_b.images.device
+    order = torch.randperm(len(train_b), generator=step.generator, device=device)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    done = 0
+    steps = len(train_b) // batch_size  # the ragged last batch is dropped
+    for i in _progress_bar(range(steps), step.config.progress, desc="batches", leave=False):
+        progress = progress_at(i)
+        if progress is None:
+            break
+        step.set_lr(progress)
+        x, y = train_b.batch(order[i * batch_size:(i + 1) * batch_size],
+                             step.config.augment, step.generator)
+        loss, scores = step(x, y)
+        loss_sum += loss * len(y)
+        correct += (scores.argmax(1) == y).sum()
+        done += 1
+    return loss_sum, correct, done
+
+
 def fit(model, train, val, config, settings=None, seed=0, test=None, stats=None):
     """Train ``model`` on ``train`` (an ImageData), validating on ``val`` each epoch.
 
@@ -212,69 +273,47 @@ def fit(model, train, val, config, settings=None, seed=0, test=None, stats=None)
     mean, std = stats if stats is not None else channel_stats(train.images)
     train_b, val_b = (_Batches(d, settings, mean, std) for d in (train, val))
     torch.manual_seed(seed)  # dropout draws from the global generator
-    generator = torch.Generator(device=settings.device).manual_seed(seed)
-    optimizer = _make_optimizer(model, config)
-    scaler = torch.amp.GradScaler(settings.device.type) if settings.needs_grad_scaler else None
-    n = len(train_b)
-    batch_size = min(config.batch_size, n)
-    steps_per_epoch = n // batch_size  # the ragged last batch is dropped
-    total_steps = steps_per_epoch * config.epochs
-    history, clock, step = History(seed=seed), _Clock(settings.device), 0
+    step = _Step(model, config, settings, seed)
+    batch_size = min(config.batch_size, len(train_b))
+    steps_per_epoch = len(train_b) // batch_size
+    history, clock = History(seed=seed), _Clock(settings.device)
+
+    def progress_at(i):
+        if config.time_budget_s is None:
+            epochs_done = len(history.epoch_time_s)
+            return (epochs_done * steps_per_epoch + i) / (config.epochs * steps_per_epoch)
+        used = clock.read() / config.time_budget_s
+        return used if used < 1.0 else None
+
     model.train()
     for _epoch in _progress_bar(range(config.epochs), config.progress, desc="epochs"):
-        loss_sum = torch.zeros((), device=settings.device)
-        correct = torch.zeros((), device=settings.device, dtype=torch.long)
-        order = torch.randperm(n, generator=generator, device=settings.device)
-        time_before = clock.elapsed
+        before = clock.elapsed
         clock.start()
-        steps_done = 0
-        for i in _progress_bar(range(steps_per_epoch), config.progress, desc="batches", leave=False):
-            if config.time_budget_s is not None:
-                progress = clock.read() / config.time_budget_s
-                if progress >= 1.0:
-                    break
-            else:
-                progress = step / total_steps
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * lr_factor(config.schedule, progress, config.warmup)
-            x, y = train_b.batch(order[i * batch_size:(i + 1) * batch_size],
-                                 config.augment, generator)
-            with settings.autocast():
-                scores = model(x)
-                loss = F.cross_entropy(scores, y, label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            loss_sum += loss.detach().float() * len(y)
-            correct += (scores.argmax(1) == y).sum()
-            step, steps_done = step + 1, steps_done + 1
-        epoch_time = clock.stop() - time_before
-        if steps_done == 0:
+        loss_sum, correct, done = _train_epoch(step, train_b, batch_size, progress_at)
+        epoch_time = clock.stop() - before
+        if done == 0:
             break
+        seen = done * batch_size
         history.epoch_time_s.append(epoch_time)
-        seen = steps_done * batch_size
         history.images_seen += seen
         history.train_loss.append(loss_sum.item() / seen)
         history.train_acc.append(correct.item() / seen)
-        history.lr.append(optimizer.param_groups[0]["lr"])
-        val_loss, val_acc = evaluate(model, val_b, settings, config.eval_batch_size)
-        history.val_loss.append(val_loss)
-        history.val_acc.append(val_acc)
+        history.lr.append(step.lr)
+        _append(history, "val", evaluate(model, val_b, settings, config.eval_batch_size))
         if config.eval_train:
-            clean_loss, clean_acc = evaluate(model, train_b, settings, config.eval_batch_size)
-            history.clean_train_loss.append(clean_loss)
-            history.clean_train_acc.append(clean_acc)
-        if steps_done < steps_per_epoch:  # the time budget ran out mid-epoch
+            _append(history, "clean_train",
+                    evaluate(model, train_b, settings, config.eval_batch_size))
+        if done < steps_per_epoch:  # the time budget ran out mid-epoch
             break
     if test is not None:
         history.test_loss, history.test_acc = evaluate(
             model, _Batches(test, settings, mean, std), settings, config.eval_batch_size)
     return history
+
+
+def _append(history, prefix, loss_and_acc):
+    getattr(history, f"{prefix}_loss").append(loss_and_acc[0])
+    getattr(history, f"{prefix}_acc").append(loss_and_acc[1])
 
 
 def seeded_model(make_model, seed, settings):
@@ -306,8 +345,8 @@ def describe_run(quick, settings, train, val, test, epochs, seeds):
             + f" images of {data}.")
     if quick:
         text += (" Quick mode, the default without a CUDA GPU, runs each experiment on a "
-                 "small subset so that the page executes in seconds on a laptop CPU; it is how "
-                 "the published book ran. Its numbers show the method, not the models' "
+                 "small subset so that the page executes in under half a minute on a two-core "
+                 "CPU; it is how the published book ran. Its numbers show the method, not the models' "
                  "final accuracy: set `quick = False` on a GPU for the full experiment.")
     return text
 
