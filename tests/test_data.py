@@ -205,8 +205,9 @@ def test_fallback_reads_the_same_digits_as_mlxtends_own_loader(tmp_path):
 
 
 def test_probe_gives_up_after_its_timeout(monkeypatch):
-    def hang(*_args, **_kwargs):
+    def hang(*_args, **_kwargs):  # a name lookup that takes its time, then fails
         time.sleep(3)
+        raise OSError("timed out")
     monkeypatch.setattr(socket, "create_connection", hang)
     start = time.perf_counter()
     assert data.host_reachable.__wrapped__("example.invalid", timeout=0.2) is False
