@@ -173,17 +173,21 @@ def _to_batch_major(y_cm):
     return np.ascontiguousarray(y_cm.transpose(1, 0, 2, 3))
 
 
-def _im2col(a_cm, kernel_hw, stride):
+def _im2col(a_cm, kernel_hw, stride, out=None):
     """Every window of ``a_cm`` (C, N, Hp, Wp) as a column: (C*HH*WW, N*H'*W').
 
     The window view has axes (C, N, H', W', HH, WW).  Reordering them to
     (C, HH, WW, N, H', W') and flattening the first three and the last three
-    puts one window per column, its C*HH*WW pixels down the column.  The
-    reshape makes the one copy; runs along W' stay contiguous in memory.
+    puts one window per column, its C*HH*WW pixels down the column.  That
+    flattening makes the one copy (into ``out`` if given); runs along W' stay
+    contiguous in memory.
     """
-    windows = window_view(a_cm, kernel_hw, stride)
-    c, n, h_out, w_out, hh, ww = windows.shape
-    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * hh * ww, n * h_out * w_out)
+    windows = window_view(a_cm, kernel_hw, stride).transpose(0, 4, 5, 1, 2, 3)
+    c, hh, ww, n, h_out, w_out = windows.shape
+    if out is None:
+        return windows.reshape(c * hh * ww, n * h_out * w_out)
+    np.copyto(out.reshape(windows.shape), windows)
+    return out
 
 
 def _col2im(dcols, padded_hw, stride):
@@ -263,7 +267,9 @@ def conv_forward_fast(x, w, b, conv_param):
         taps = w.transpose(0, 2, 3, 1).reshape(f * hh * ww, c)
         products = taps @ x_padded.reshape(c, -1)
         out = _sum_of_shifts(products.reshape((f, hh, ww) + x_padded.shape[1:]), out_hw)
-        saved = x_padded
+        # The backward pass needs a matrix of exactly the shape of `products`:
+        # keeping it saves allocating (and page-faulting in) a fresh one.
+        saved = (x_padded, products)
     else:
         # (F, C*HH*WW) @ (C*HH*WW, N*H'*W'): every filter on every window.
         cols = _im2col(x_padded, (hh, ww), stride)
@@ -273,12 +279,13 @@ def conv_forward_fast(x, w, b, conv_param):
     return _to_batch_major(out), (x.shape, w, stride, pad, saved)
 
 
-def _kn2row_backward(dout_cm, w, x_padded, pad):
+def _kn2row_backward(dout_cm, w, x_padded, scratch, pad):
     """dw and dx of a kn2row (stride-1) convolution from one gradient matrix.
 
     With dout padded by HH-1 rows and WW-1 columns, its windows at every
     padded-input pixel (y, x), taps reversed, hold ``dout[f, n, y - a, x - b]``
-    for every tap (a, b) at once: one im2col matrix ``g`` of F*HH*WW rows.
+    for every tap (a, b) at once: one im2col matrix ``g`` of F*HH*WW rows
+    (built in ``scratch``, the forward pass's matrix of the same shape).
     Then the two chain-rule sums are two products with it:
 
     * ``dx_padded[c, n, y, x]``: sum over f, a, b of ``w[f, c, a, b] * dout[f, n, y - a, x - b]``;
@@ -286,7 +293,7 @@ def _kn2row_backward(dout_cm, w, x_padded, pad):
     """
     f, c, hh, ww = w.shape
     g = _im2col(np.pad(dout_cm, ((0, 0), (0, 0), (hh - 1, hh - 1), (ww - 1, ww - 1))),
-                (hh, ww), 1)
+                (hh, ww), 1, out=scratch)
     # Row (f, a', b') of g is tap (a, b) = (HH-1-a', WW-1-b'): flip w to match.
     w_flipped = w[:, :, ::-1, ::-1]
     dx_padded = w_flipped.transpose(1, 0, 2, 3).reshape(c, -1) @ g
@@ -310,7 +317,7 @@ def conv_backward_fast(dout, cache):
 
     db = dout_cm.reshape(f, -1).sum(axis=1)
     if _uses_kn2row(w.shape, stride):
-        dx_cm, dw = _kn2row_backward(dout_cm, w, saved, pad)
+        dx_cm, dw = _kn2row_backward(dout_cm, w, *saved, pad)
     else:
         cols = saved
         # dw[f, k] = sum over all windows p of dout[f, p] * cols[k, p]: one
