@@ -4,9 +4,9 @@ Stages the pinned offline JavaScript (cheap when already done), executes the not
 pages that are not cached yet in parallel (scripts/preexecute.py), then runs Jupyter
 Book with every Sphinx warning as an error (-W), nitpicky references (-n) and
 --keep-going, so one run lists all the problems. Notebooks execute in cache mode: a
-rebuild only re-runs notebooks whose code changed.
+rebuild only re-runs notebooks whose code changed (and re-reads every page, see FULL_READ).
 
-    python scripts/build_book.py            # incremental build into ./_build/html
+    python scripts/build_book.py            # build into ./_build/html, reusing the cache
     python scripts/build_book.py --clean    # delete ./_build first (execution cache too)
     python scripts/build_book.py --serial   # let the build execute notebooks one by one
 """
@@ -25,12 +25,16 @@ import preexecute
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STRICT_FLAGS = ("-W", "-n", "--keep-going")
+# Sphinx re-reads every page (notebook outputs still come from the cache, so this costs
+# seconds): its incremental mode leaves stale state behind, e.g. Sphinx 7.4 drops the
+# index entries of unchanged pages from the search index.
+FULL_READ = ("--all",)
 
 
 def build_command(source: Path, output: Path) -> list[str]:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     return [str(jupyter_book), "build", str(source), "--path-output", str(output),
-            "--builder", "html", *STRICT_FLAGS]
+            "--builder", "html", *STRICT_FLAGS, *FULL_READ]
 
 
 def run_preexecution(source: Path, output: Path) -> None:

@@ -45,7 +45,7 @@ def test_committed_notebooks_have_no_outputs(repo_root):
 
 def test_build_command_is_strict(repo_root):
     command = build_book.build_command(repo_root, repo_root)
-    assert {"-W", "-n", "--keep-going"} <= set(command)
+    assert {"-W", "-n", "--keep-going", "--all"} <= set(command)
     config = yaml.safe_load((repo_root / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "cache"
     assert config["execute"]["timeout"] > 0

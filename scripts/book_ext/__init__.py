@@ -8,9 +8,11 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``:
 - ``launch_buttons``: show launch buttons (Colab, Binder) only on ``.ipynb`` pages.
 - ``no_thebe``: drop the (disabled) thebe scripts, which name a CDN and raise a console error.
 - ``exec_times``: list each notebook page's execution time at the end of the build.
+- ``search_summary``: keep Sphinx 7.4's search page from stopping at an index entry.
 """
 
-from . import cell_errors, exec_times, launch_buttons, no_thebe, offline_assets
+from . import (cell_errors, exec_times, launch_buttons, no_thebe, offline_assets,
+               search_summary)
 
 
 def setup(app):
@@ -19,4 +21,5 @@ def setup(app):
     launch_buttons.setup(app)
     no_thebe.setup(app)
     exec_times.setup(app)
+    search_summary.setup(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

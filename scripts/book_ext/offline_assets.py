@@ -12,7 +12,7 @@ from sphinx.errors import ConfigError
 
 import js_assets
 
-OWN_STATIC = Path(__file__).parent / "static"  # the book's own scripts (widget-setup.js)
+OWN_STATIC = Path(__file__).parent / "static"  # the book's own scripts
 
 
 def _is_url(path: str) -> bool:

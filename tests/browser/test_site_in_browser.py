@@ -67,6 +67,9 @@ WIDGET_VIEWS_JS = """() => document.querySelectorAll(
 RENDERED_WIDGETS_JS = """views => document.querySelectorAll(
   '.widget-subarea > *, .jupyter-widgets').length >= views"""
 
+SEARCH_FINISHED_JS = """() => /Search finished/.test(
+  (document.querySelector('#search-results .search-summary') || {}).innerText || '')"""
+
 HEADER_LINKS_JS = """() => ({
   launch: [...document.querySelectorAll('.dropdown-launch-buttons a[href]')].map(a => a.href),
   download: [...document.querySelectorAll('.dropdown-download-buttons a[href]')].map(a => a.href),
@@ -201,7 +204,8 @@ def test_page_renders_offline(docname, browser, site_url, screenshot_dir, repo_r
 def test_search_finds_equivariance(browser, site_url, screenshot_dir):
     origin = site_url.rstrip("/")
     with visit(browser, site_url + "search.html?q=equivariance", origin) as (page, problems):
-        page.wait_for_selector("#search-results li a", timeout=LOAD_TIMEOUT_MS)
+        # Wait for the whole list: Sphinx adds the results one by one, then this line.
+        page.wait_for_function(SEARCH_FINISHED_JS, timeout=LOAD_TIMEOUT_MS)
         hits = page.eval_on_selector_all("#search-results li a",
                                          "links => links.map(a => a.getAttribute('href'))")
         page.screenshot(path=screenshot_dir / "search.png", full_page=True)
