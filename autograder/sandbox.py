@@ -1,6 +1,7 @@
 """Start isolated worker processes and talk to them.
 
-Two isolation levels, chosen automatically (``--isolation`` overrides):
+Three isolation levels; the strongest the machine supports is chosen
+automatically (``--isolation`` overrides):
 
 ``namespaces`` (the grader runs as root and ``unshare`` exists):
     a new network namespace (no network), PID namespace (killing the sandbox
@@ -8,7 +9,13 @@ Two isolation levels, chosen automatically (``--isolation`` overrides):
     minimal read-only filesystem view (see :mod:`autograder.sandbox_init`),
     an unprivileged user id of its own, ``no_new_privs``, and resource limits.
 
-``process`` (anything else, e.g. an instructor's laptop without root):
+``userns`` (not root, but the kernel allows unprivileged user namespaces):
+    the same namespaces and filesystem view, created inside a new user
+    namespace; the worker keeps the instructor's user id (root inside the
+    namespace, with every capability dropped), so the limit on processes,
+    counted per user, is not dependable.
+
+``process`` (anything else, e.g. macOS):
     a plain ``python -I`` child in a scratch directory with a minimal
     environment, resource limits and its own process group.  It can still read
     the instructor's files, reach the network and leave processes behind that
@@ -50,8 +57,8 @@ class Limits:
     as_bytes: int = 2 << 30           # address space of each process
     fsize_bytes: int = 16 << 20       # largest file it may write
     nofile: int = 256                 # open files
-    nproc: int = 8                    # processes and threads (namespaces level only)
-    tmp_bytes: int = 64 << 20         # its scratch /tmp (namespaces level only)
+    nproc: int = 8                    # processes and threads
+    tmp_bytes: int = 64 << 20         # its scratch /tmp (namespaces and userns levels)
 
 
 class SandboxError(Exception):
@@ -70,17 +77,22 @@ class SandboxTimeout(Exception):
 # Choosing the isolation level
 # ---------------------------------------------------------------------------
 
-ISOLATION_LEVELS = ("namespaces", "process")
+ISOLATION_LEVELS = ("namespaces", "userns", "process")
 _DESCRIPTIONS = {
     "namespaces": ("namespaces: no network, private read-only filesystem view "
                    "(no course directory, gradebook or other submissions), "
                    "own PID namespace (nothing it starts survives), unprivileged uid, "
                    "limits on CPU, memory, file size, processes and wall time"),
+    "userns": ("userns (PARTLY DEGRADED, no root): no network, private read-only filesystem view "
+               "(no course directory, gradebook or other submissions), own PID namespace (nothing "
+               "it starts survives), no capabilities, limits on CPU, memory, file size and wall "
+               "time, but no dependable limit on the number of processes"),
     "process": ("process (DEGRADED): the worker can read files your user can read, "
                 "reach the network, and processes that call setsid may outlive it; "
                 "limits on CPU, memory, file size and wall time still apply. "
                 "Run the grader as root on Linux with util-linux's unshare for full isolation"),
 }
+NAMESPACE_FLAGS = ["--net", "--mount", "--pid", "--fork", "--kill-child"]
 
 
 def describe_isolation(level):
@@ -91,11 +103,21 @@ def available_isolation():
     """The strongest level this machine supports, with the reason for anything weaker."""
     if not sys.platform.startswith("linux"):
         return "process", "not Linux"
-    if os.geteuid() != 0:
-        return "process", "not running as root"
     if shutil.which("unshare") is None:
         return "process", "the unshare command (util-linux) is missing"
-    return "namespaces", ""
+    if os.geteuid() == 0:
+        return "namespaces", ""
+    if _user_namespaces_work():
+        return "userns", "not running as root"
+    return "process", "not running as root, and unprivileged user namespaces are disabled"
+
+
+def _user_namespaces_work():
+    probe = ["unshare", "--user", "--map-root-user", *NAMESPACE_FLAGS, "true"]
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def exposed_paths(course_root):
@@ -151,8 +173,8 @@ class Sandbox:
 
     def start(self, timeout=30):
         self._scratch = tempfile.mkdtemp(prefix="autograder-sandbox-")
-        command, options = (self._namespace_command() if self.isolation == "namespaces"
-                            else self._process_command())
+        command, options = (self._process_command() if self.isolation == "process"
+                            else self._namespace_command())
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=subprocess.PIPE, env=minimal_env(), **options)
@@ -169,11 +191,12 @@ class Sandbox:
 
     def _namespace_command(self):
         os.chmod(self._scratch, 0o700)
+        userns = self.isolation == "userns"
         uid = BASE_UID + os.getpid()
         config = {"root": self._scratch, "expose": exposed_paths(self.course_root),
-                  "python": sys.executable, "uid": uid, "gid": uid, "env": minimal_env(),
-                  "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits)}
-        command = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--",
+                  "python": sys.executable, "uid": uid, "gid": uid, "userns": userns,
+                  "env": minimal_env(), "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits)}
+        command = ["unshare", *(["--user", "--map-root-user"] if userns else []), *NAMESPACE_FLAGS, "--",
                    sys.executable, "-I", "-B", str(HERE / "sandbox_init.py"), json.dumps(config)]
         return command, {"cwd": self._scratch}
 

@@ -1,7 +1,8 @@
 """First process of a sandbox: builds its private filesystem, then runs the worker.
 
-The grader starts this file as root through
-``unshare --net --mount --pid --fork --kill-child``, so it runs as process 1
+The grader starts this file through
+``unshare --net --mount --pid --fork --kill-child`` (as root, or, at the
+``userns`` level, as root of a new user namespace), so it runs as process 1
 of a fresh PID namespace, with a private mount namespace and a network
 namespace that has no interfaces up.  It then
 
@@ -14,8 +15,9 @@ namespace that has no interfaces up.  It then
    tmpfs at ``/tmp`` (the worker's scratch directory);
 3. copies the worker's two files to ``/grader``, makes the root read-only and
    ``chroot``s into it;
-4. forks the worker, which drops to an unprivileged user, takes the resource
-   limits and ``no_new_privs``, and executes ``python -I -B /grader/worker.py``;
+4. forks the worker, which drops to an unprivileged user (or, in a user
+   namespace, drops every capability), takes the resource limits and
+   ``no_new_privs``, and executes ``python -I -B /grader/worker.py``;
 5. waits.  When the worker exits, this process exits, and the kernel kills
    every process left in the namespace: nothing the student started survives.
 
@@ -38,10 +40,34 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+PR_CAPBSET_DROP = 24
+PR_SET_SECUREBITS = 28
 PR_SET_NO_NEW_PRIVS = 38
+# Root is not special (NOROOT) and that cannot be undone (NOROOT_LOCKED).
+SECBIT_NOROOT_AND_LOCKED = 0b11
 
 _libc = ctypes.CDLL(None, use_errno=True)
 WORKER_FILES = ("worker.py", "wire.py")
+
+
+def prctl(option, value):
+    if _libc.prctl(option, value, 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"prctl({option}, {value}): {os.strerror(errno)}")
+
+
+def drop_capabilities():
+    """In a user namespace the worker is "root" there: take away everything that makes root special.
+
+    Emptying the bounding set and setting NOROOT means the worker's execve
+    grants no capability back, so it cannot remount the read-only views or
+    undo its limits.
+    """
+    with open("/proc/sys/kernel/cap_last_cap") as handle:
+        last = int(handle.read())
+    for capability in range(last + 1):
+        prctl(PR_CAPBSET_DROP, capability)
+    prctl(PR_SET_SECUREBITS, SECBIT_NOROOT_AND_LOCKED)
 
 
 def mount(source, target, fstype, flags, data=None):
@@ -114,12 +140,17 @@ def become_worker(config):
     resource.setrlimit(resource.RLIMIT_AS, (limits["as_bytes"], limits["as_bytes"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize_bytes"], limits["fsize_bytes"]))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["nofile"], limits["nofile"]))
+    # Counted per user id.  With a sandbox uid of its own (namespaces level) it limits exactly
+    # this sandbox; in a user namespace the kernel may count it against all of the instructor's
+    # processes, or not enforce it, so the userns level does not promise it.
     resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"], limits["nproc"]))
-    os.setgroups([])
-    os.setresgid(config["gid"], config["gid"], config["gid"])
-    os.setresuid(config["uid"], config["uid"], config["uid"])
-    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if config["userns"]:
+        drop_capabilities()
+    else:
+        os.setgroups([])
+        os.setresgid(config["gid"], config["gid"], config["gid"])
+        os.setresuid(config["uid"], config["uid"], config["uid"])
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
     python = config["python"]
     os.execve(python, [python, "-I", "-B", "/grader/worker.py"], config["env"])
 

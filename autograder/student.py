@@ -29,9 +29,10 @@ class StudentError(Exception):
     """The student's code raised an exception."""
 
     def __init__(self, error):
-        self.type_name = error.get("type", "Exception")
-        self.message = error.get("message", "")
-        self.where = error.get("where")
+        # Whatever the worker sent, the feedback gets short strings only.
+        self.type_name = _text(error.get("type"), 100) or "Exception"
+        self.message = _text(error.get("message"), 500)
+        self.where = _text(error.get("where"), 300)
         super().__init__(self.describe())
 
     def describe(self):
@@ -41,6 +42,10 @@ class StudentError(Exception):
         if self.where:
             text += f" (in {self.where})"
         return text
+
+
+def _text(value, limit):
+    return value[:limit] if isinstance(value, str) else ""
 
 
 class StudentCrash(Exception):

@@ -21,7 +21,10 @@ from autograder.student import (Program, SandboxStudent, StudentCrash, StudentEr
 NAMESPACES, WHY_NOT = available_isolation()
 needs_namespaces = pytest.mark.skipif(NAMESPACES != "namespaces",
                                       reason=f"namespaces isolation unavailable here: {WHY_NOT}")
-LEVELS = [pytest.param("namespaces", marks=needs_namespaces), "process"]
+# Root can use the userns level too (it is what instructors without root get).
+needs_userns = pytest.mark.skipif(NAMESPACES == "process", reason=f"no user namespaces here: {WHY_NOT}")
+LEVELS = [pytest.param("namespaces", marks=needs_namespaces), pytest.param("userns", marks=needs_userns),
+          "process"]
 
 
 def sandbox_processes():
@@ -36,7 +39,7 @@ def sandbox_processes():
         except OSError:
             continue
         uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-        if uid >= BASE_UID or "sleep 777" in cmdline:
+        if uid >= BASE_UID or "sleep 777" in cmdline or "/grader/worker.py" in cmdline:
             found.append((entry.name, uid, cmdline))
     return found
 
@@ -76,15 +79,32 @@ def started():
         sandbox.close()
 
 
-@needs_namespaces
-def test_namespaces_sandbox_sees_no_network_no_course_and_cannot_write():
-    answers = probe_answers("namespaces", REPO)
+@pytest.mark.parametrize("level", LEVELS[:2])
+def test_namespace_sandboxes_see_no_network_no_course_and_cannot_write(level):
+    answers = probe_answers(level, REPO)
     assert answers["network"].startswith("unreachable")
     assert answers["course directory"] in ("visible: .venv, cnnbook", "visible: cnnbook") or \
         answers["course directory"].startswith("hidden")
     assert all(answers[name] == "hidden" for name in ("autograder", "solutions", "submitted", "gradebook.db"))
     assert answers["write to cnnbook/"].startswith("refused")
-    assert int(answers["user id"]) >= BASE_UID and int(answers["processes visible"]) <= 3
+    assert int(answers["processes visible"]) <= 3
+    if level == "namespaces":
+        assert int(answers["user id"]) >= BASE_UID
+
+
+@needs_userns
+def test_userns_worker_has_no_capabilities_and_cannot_remount(started):
+    sandbox = started("userns")
+    run(sandbox, "import ctypes\n"
+                 "def caps():\n"
+                 "    status = dict(line.split(':\\t') for line in open('/proc/self/status').read().splitlines()\n"
+                 "                  if line.startswith('Cap'))\n"
+                 "    libc = ctypes.CDLL(None, use_errno=True)\n"
+                 "    remount = libc.mount(None, b'/usr', None, 32, None)  # MS_REMOUNT, read-write\n"
+                 "    return status['CapEff'].strip(), status['CapBnd'].strip(), remount, ctypes.get_errno()\n")
+    effective, bounding, remount, errno = call(sandbox, "caps")[1]
+    assert int(effective, 16) == 0 and int(bounding, 16) == 0
+    assert remount == -1 and errno == 1  # EPERM
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -139,9 +159,9 @@ def test_memory_limit_turns_huge_allocations_into_memory_errors(started, level):
     assert call(sandbox, "size", [1, 2])[1] == 2  # and the worker is still fine
 
 
-@needs_namespaces
-def test_nothing_the_submission_starts_outlives_its_sandbox(started):
-    sandbox = started("namespaces")
+@pytest.mark.parametrize("level", LEVELS[:2])
+def test_nothing_the_submission_starts_outlives_its_sandbox(started, level):
+    sandbox = started(level)
     header = run(sandbox, "import os, subprocess, time\n"
                           "subprocess.Popen(['sleep', '777'], start_new_session=True)\n"
                           "children = 0\n"
@@ -163,6 +183,9 @@ def test_nothing_the_submission_starts_outlives_its_sandbox(started):
 def test_degraded_level_kills_its_process_group(started):
     sandbox = started("process")
     run(sandbox, "import subprocess\nsubprocess.Popen(['sleep', '777'])\n")
+    deadline = time.monotonic() + 5  # between fork and exec the child is not "sleep" yet
+    while not any("sleep 777" in cmd for _, _, cmd in sandbox_processes()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert any("sleep 777" in cmd for _, _, cmd in sandbox_processes())
     sandbox.close()
     assert wait_until_gone() == []

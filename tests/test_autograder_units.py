@@ -473,3 +473,8 @@ def test_autograded_notebook_restores_deleted_and_edited_test_cells():
     test = built.cells[2]
     assert test.outputs[0]["text"].startswith("conv_forward_naive: 10 / 10 points")
     assert test.outputs[1]["data"]["text/plain"] == "10.0"
+
+
+def test_error_reports_from_the_worker_are_cut_to_short_strings():
+    error = StudentError({"type": ["not", "a", "string"], "message": "m" * 10_000, "where": {"x": 1}})
+    assert error.describe() == "raised Exception: " + "m" * 500
