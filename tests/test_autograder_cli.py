@@ -14,8 +14,6 @@ import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # autograder/ is a top-level folder of the repository, never installed
-    sys.path.insert(0, str(REPO))
 
 from autograder import cells, corpus  # noqa: E402
 from test_autograder_units import POINTS  # noqa: E402

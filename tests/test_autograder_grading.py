@@ -21,8 +21,6 @@ import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # autograder/ is a top-level folder of the repository, never installed
-    sys.path.insert(0, str(REPO))
 
 from autograder import cells, corpus  # noqa: E402
 from autograder.sandbox import BASE_UID, available_isolation  # noqa: E402

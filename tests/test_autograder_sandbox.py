@@ -1,6 +1,5 @@
 """The isolated worker: what it can reach, limits, crashes, timeouts, leftovers, restarts."""
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -8,8 +7,6 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # autograder/ is a top-level folder of the repository, never installed
-    sys.path.insert(0, str(REPO))
 
 from autograder import wire  # noqa: E402
 from autograder.probe import probe_answers  # noqa: E402

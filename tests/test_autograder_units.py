@@ -4,7 +4,6 @@ import copy
 import io
 import json
 import struct
-import sys
 from pathlib import Path
 
 import nbformat
@@ -12,8 +11,6 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # autograder/ is a top-level folder of the repository, never installed
-    sys.path.insert(0, str(REPO))
 
 from autograder import autograded, cells, checking, corpus, oracle, secret, submission, wire
 from autograder.notebook import grade_part

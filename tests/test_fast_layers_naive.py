@@ -4,7 +4,6 @@ The naive layers are read from the answer cells of solutions/numpy_cnn/*.ipynb
 (through autograder.cells).  A test is skipped only while its solution
 notebook is missing from the tree.
 """
-import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from cnnbook.fast_layers import (conv_backward_fast, conv_forward_fast, max_pool
                                  spatial_batchnorm_forward_fast)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # autograder/ is a top-level folder, not an installed package
-    sys.path.insert(0, str(REPO_ROOT))
 from autograder.cells import solution_namespace  # noqa: E402
 from test_fast_layers import CONV_CASES, DTYPES, POOL_CASES, random_arrays  # noqa: E402
 
