@@ -1,14 +1,12 @@
 """Build the book into <output>/_build/html, the way `make book` and the tests do.
 
-Stages the pinned offline JavaScript (cheap when already done), executes the notebook
-pages that are not cached yet in parallel (scripts/preexecute.py), then runs Jupyter
-Book with every Sphinx warning as an error (-W), nitpicky references (-n) and
---keep-going, so one run lists all the problems. Notebooks execute in cache mode: a
+Stages the pinned offline JavaScript (cheap when already done), then runs Jupyter Book
+with every Sphinx warning as an error (-W), nitpicky references (-n) and --keep-going,
+so one run lists all the problems. Notebooks execute in cache mode: a
 rebuild only re-runs notebooks whose code changed (and re-reads every page, see FULL_READ).
 
     python scripts/build_book.py            # build into ./_build/html, reusing the cache
     python scripts/build_book.py --clean    # delete ./_build first (execution cache too)
-    python scripts/build_book.py --serial   # let the build execute notebooks one by one
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ import time
 from pathlib import Path
 
 import js_assets
-import preexecute
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STRICT_FLAGS = ("-W", "-n", "--keep-going")
@@ -37,23 +34,13 @@ def build_command(source: Path, output: Path) -> list[str]:
             "--builder", "html", *STRICT_FLAGS, *FULL_READ]
 
 
-def run_preexecution(source: Path, output: Path) -> None:
-    try:
-        print(f"preexecute: {preexecute.preexecute(source, output)}", flush=True)
-    except Exception as err:  # only an accelerator: the build reports real problems
-        print(f"preexecute: skipped ({type(err).__name__}: {err})", flush=True)
-
-
-def build(source: Path = REPO_ROOT, output: Path = REPO_ROOT, clean: bool = False,
-          parallel: bool = True) -> int:
+def build(source: Path = REPO_ROOT, output: Path = REPO_ROOT, clean: bool = False) -> int:
     """Build and return the exit status (0 when the book built without a warning)."""
     if clean:
         shutil.rmtree(output / "_build", ignore_errors=True)
     if js_assets.main() != 0:
         return 1
     started = time.perf_counter()
-    if parallel:
-        run_preexecution(source, output)
     status = subprocess.run(build_command(source, output), cwd=source, check=False).returncode
     elapsed = time.perf_counter() - started
     verdict = "built" if status == 0 else "FAILED"
@@ -65,12 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clean", action="store_true",
                         help="delete _build (and the execution cache) before building")
-    parser.add_argument("--serial", action="store_true",
-                        help="no parallel pre-execution: the build runs each notebook in turn")
     parser.add_argument("--path-output", type=Path, default=REPO_ROOT,
                         help="folder that receives _build/ (default: the repository)")
     args = parser.parse_args(argv)
-    return build(output=args.path_output.resolve(), clean=args.clean, parallel=not args.serial)
+    return build(output=args.path_output.resolve(), clean=args.clean)
 
 
 if __name__ == "__main__":

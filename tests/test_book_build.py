@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import PurePosixPath
 
 import pytest
 import yaml
@@ -41,6 +42,20 @@ def test_committed_notebooks_have_no_outputs(repo_root):
                  if cell["cell_type"] == "code"
                  and (cell.get("outputs") or cell.get("execution_count") is not None)]
         assert not stale, f"{path.relative_to(repo_root)}: cells {stale} have outputs"
+
+
+def myst_nb_excludes(path, patterns) -> bool:
+    """myst-nb's rule (myst_nb.core.execute): a pattern matches the end of the path."""
+    return any(PurePosixPath(path.resolve().as_posix()).match(p) for p in patterns)
+
+
+def test_only_the_student_release_is_excluded_from_execution(repo_root):
+    patterns = yaml.safe_load((repo_root / "_config.yml").read_text())["execute"][
+        "exclude_patterns"]
+    for docname in book_pages.toc_docnames(repo_root / "_toc.yml"):
+        path = book_pages.source_path(docname, repo_root)
+        released = docname.startswith("exercises/") and path.suffix == ".ipynb"
+        assert myst_nb_excludes(path, patterns) == released, docname
 
 
 def test_build_command_is_strict(repo_root):
