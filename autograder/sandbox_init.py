@@ -112,15 +112,18 @@ def build_root(config):
     root = config["root"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", root, "tmpfs", MS_NOSUID, "size=16m,mode=755")
+    # The scratch /tmp comes first: a course that itself lives under /tmp (a CI
+    # clone, say) then has its exposed paths bind-mounted inside it instead of
+    # being hidden by it.
+    os.makedirs(root + "/tmp")
+    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+          f"size={config['tmp_bytes']},mode=1777")
     for path in sorted(config["expose"], key=lambda p: p.count("/")):
         expose(path, root)
     for device in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"):
         add_device(device, root)
     os.makedirs(root + "/proc")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + "/tmp")
-    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={config['tmp_bytes']},mode=1777")
     os.makedirs(root + "/grader")
     here = os.path.dirname(os.path.abspath(__file__))
     for name in WORKER_FILES:

@@ -8,6 +8,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+from autograder import sandbox as sandbox_module  # noqa: E402
 from autograder import wire  # noqa: E402
 from autograder.probe import probe_answers  # noqa: E402
 from autograder.sandbox import (BASE_UID, Sandbox, SandboxDied, SandboxTimeout,  # noqa: E402
@@ -87,6 +88,24 @@ def test_namespace_sandboxes_see_no_network_no_course_and_cannot_write(level):
     assert int(answers["processes visible"]) <= 3
     if level == "namespaces":
         assert int(answers["user id"]) >= BASE_UID
+
+
+@pytest.mark.parametrize("level", LEVELS[:2])
+def test_paths_exposed_from_under_tmp_stay_visible_beside_the_scratch_tmp(started, level, tmp_path,
+                                                                          monkeypatch):
+    """A course cloned under /tmp (as a CI runner may do) exposes its venv and cnnbook from there."""
+    shared = tmp_path / "clone" / "cnnbook"
+    shared.mkdir(parents=True)
+    (shared / "marker.txt").write_text("seen")
+    shared.chmod(0o755)
+    (shared / "marker.txt").chmod(0o644)
+    exposed = sandbox_module.exposed_paths
+    monkeypatch.setattr(sandbox_module, "exposed_paths", lambda root: exposed(root) + [str(shared)])
+    sandbox = started(level)
+    run(sandbox, "def peek(path):\n"
+                 "    open('/tmp/scratch.txt', 'w').write('ok')\n"
+                 "    return open(path).read() + open('/tmp/scratch.txt').read()\n")
+    assert call(sandbox, "peek", str(shared / "marker.txt"))[1] == "seenok"
 
 
 @needs_userns
