@@ -46,6 +46,19 @@ def test_lab_states_its_parameters_in_one_cell_at_the_top(name):
     assert set(PARAMETERS) <= assigned
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "book" / "labs").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_lab_installs_the_book_package_where_it_is_missing(path):
+    """The Colab and Binder buttons open a lab outside the repository: it must install cnnbook
+    from the repository the book's buttons point at, before anything imports it."""
+    repository = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    first_import = next(i for i, c in enumerate(code) if "cnnbook" in c.source)
+    install = code[first_import].source
+    assert 'find_spec("cnnbook") is None' in install
+    assert f"%pip install --quiet git+{repository}" in install
+    assert "remove-cell" in code[first_import].metadata.get("tags", [])
+
+
 def test_labs_are_in_the_table_of_contents_in_order():
     toc = yaml.safe_load((REPO / "_toc.yml").read_text())
     part = next(p for p in toc["parts"] if p["caption"] == "PyTorch labs")
@@ -142,3 +155,15 @@ def test_lab_executes_in_quick_mode_offline(name, tmp_path, monkeypatch):
     assert "**Quick mode**" in markdown and "standing in for CIFAR-10" in markdown
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
     assert "nan" not in markdown.lower()
+
+
+def test_binder_environment_has_every_runtime_requirement():
+    """Binder builds from binder/ (CPU PyTorch), so it must not miss a package the pages import."""
+    def names(path):
+        lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+        return {line.split("=")[0].split("<")[0].split(">")[0].strip().lower()
+                for line in lines if line and not line.startswith("-")}
+    runtime = names(REPO / "requirements.txt") - {"jupyter-book", "nbgrader", "pytest"}
+    assert runtime <= names(REPO / "binder" / "requirements.txt")
+    post_build = REPO / "binder" / "postBuild"
+    assert post_build.stat().st_mode & 0o111 and "pip install --no-cache-dir --no-deps -e ." in post_build.read_text()
