@@ -35,6 +35,20 @@ def _check_float_array(x, caller):
                         + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
 
 
+def _evaluate_around(f, x, ix, h):
+    """(f at x with entry ``ix`` raised by h, f with it lowered by h); x is restored."""
+    old = x[ix]
+    try:
+        x[ix] = old + h
+        # np.array copies: f may return a view of x, which the next step changes.
+        f_plus = np.array(f(x), dtype=np.float64)
+        x[ix] = old - h
+        f_minus = np.array(f(x), dtype=np.float64)
+    finally:
+        x[ix] = old
+    return f_plus, f_minus
+
+
 def eval_numerical_gradient(f, x, verbose=False, h=1e-5):
     """Numeric gradient of a scalar function ``f`` at ``x``.
 
@@ -47,12 +61,7 @@ def eval_numerical_gradient(f, x, verbose=False, h=1e-5):
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
         ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        f_plus = f(x)
-        x[ix] = old - h
-        f_minus = f(x)
-        x[ix] = old
+        f_plus, f_minus = _evaluate_around(f, x, ix, h)
         grad[ix] = (f_plus - f_minus) / (2 * h)
         if verbose:
             print(ix, grad[ix])
@@ -72,12 +81,7 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
         ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        pos = np.array(f(x), dtype=np.float64)  # copy: f may return a view of its input
-        x[ix] = old - h
-        neg = np.array(f(x), dtype=np.float64)
-        x[ix] = old
+        pos, neg = _evaluate_around(f, x, ix, h)
         if pos.shape != df.shape:
             raise ValueError(f"eval_numerical_gradient_array: f(x) has shape {pos.shape} "
                              f"but df has shape {df.shape}")
@@ -102,13 +106,8 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
     errors = []
     for _ in range(num_checks):
         ix = tuple(int(rng.integers(n)) for n in x.shape)
-        old = x[ix]
-        x[ix] = old + h
-        f_plus = f(x)
-        x[ix] = old - h
-        f_minus = f(x)
-        x[ix] = old
-        numeric = (f_plus - f_minus) / (2 * h)
+        f_plus, f_minus = _evaluate_around(f, x, ix, h)
+        numeric = float(f_plus - f_minus) / (2 * h)
         analytic = analytic_grad[ix]
         error = rel_error(numeric, analytic)
         errors.append(error)
