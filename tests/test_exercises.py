@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import yaml
 
+import book_pages
 from cnnbook import exercise_checks as checks
 from cnnbook.exercise_checks import ExerciseCheckFailed, ExerciseInputError
 from cnnbook.gradient_check import rel_error
@@ -394,26 +395,8 @@ def test_the_untouched_convnet_raises_not_implemented():
 # Links to the book and the table of contents
 # ----------------------------------------------------------------------------
 
-def toc_files():
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
-    files = {toc["root"]}
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.add(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc.get("parts", []))
-    return files
-
-
 def test_every_link_to_the_book_names_a_page_of_the_toc():
-    pages = toc_files()
+    pages = set(book_pages.toc_docnames(REPO / "_toc.yml"))
     texts = [p.read_text(encoding="utf-8") for folder in (SOLUTIONS, RELEASE)
              for p in sorted(folder.glob("*.ipynb"))]
     urls = {url for text in texts for url in re.findall(re.escape(BOOK_URL) + r"[^\s)\"'\\]*", text)}
