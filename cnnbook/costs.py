@@ -8,6 +8,8 @@ which is the usual convention for reporting "MACs".
 import torch
 from torch import nn
 
+from cnnbook.models import evaluating, forward_hooks
+
 
 def count_parameters(model):
     """Number of trainable scalars in ``model``."""
@@ -40,16 +42,7 @@ def count_macs(model, input_shape):
         nonlocal total
         total += _layer_macs(module, output)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
-    was_training = model.training
-    try:
-        model.eval()
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            model(torch.zeros(input_shape, device=device))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with forward_hooks(layers, hook), evaluating(model) as device:
+        model(torch.zeros(input_shape, device=device))
     return total

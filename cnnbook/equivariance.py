@@ -18,7 +18,6 @@ The lab places digits at many positions of a larger frame
 (:func:`position_viewer_html`).
 """
 import base64
-import contextlib
 import copy
 import html
 import io
@@ -29,6 +28,8 @@ import uuid
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from cnnbook.models import evaluating
 
 SHIFT_MODES = ("zero", "circular")
 
@@ -244,18 +245,6 @@ def _owner(f):
     return owner if isinstance(owner, nn.Module) else None
 
 
-@contextlib.contextmanager
-def _evaluation(module):
-    """Run ``module`` in eval mode and without gradients, then restore its mode."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            yield next(module.parameters()).device
-    finally:
-        module.train(was_training)
-
-
 def maps_by_position(f, frames, batch_size=256):
     """``f`` (a module or one of its methods) applied to every framed image.
 
@@ -268,7 +257,7 @@ def maps_by_position(f, frames, batch_size=256):
     if module is None:
         raise ValueError("maps_by_position: f must be an nn.Module or a method of one")
     flat = frames.flatten(0, 1)
-    with _evaluation(module) as device:
+    with evaluating(module) as device:
         out = [f(flat[i:i + batch_size].to(device)).cpu() for i in range(0, len(flat), batch_size)]
     return torch.cat(out).unflatten(0, tuple(frames.shape[:2]))
 

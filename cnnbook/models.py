@@ -3,7 +3,16 @@
 The first two are the seed notes' CNN-vs-MLP pair, kept architecturally
 identical to the notes (so the numbers in the book refer to the same networks)
 but with the input size made a parameter instead of a hard-coded 32x32.
+
+It also holds the two helpers that run a model once to inspect it,
+:func:`evaluating` (eval mode, no gradients, mode restored) and
+:func:`forward_hooks`, which :mod:`cnnbook.costs`, :mod:`cnnbook.training` and
+:mod:`cnnbook.equivariance` use too.
 """
+import contextlib
+import math
+
+import torch
 from torch import nn
 import torch.nn.functional as F
 
@@ -50,9 +59,6 @@ class ThreeLayerMLP(nn.Module):
 # U-Net), it ends in 10 classes, and the classifier's input size is computed
 # from the image size instead of being fixed at 1024.
 # ---------------------------------------------------------------------------
-import math
-
-import torch
 
 INIT_SCHEMES = ("he", "glorot", "lecun", "pytorch")
 
@@ -187,21 +193,42 @@ def mlp_hidden_for(n_params, input_size, num_classes):
     return min(candidates, key=lambda h: abs(count(h) - n_params))
 
 
+@contextlib.contextmanager
+def evaluating(model):
+    """Run ``model`` in eval mode and without gradients, then restore its mode.
+
+    Yields the device of the model's parameters (the CPU if it has none), for
+    the input the block builds.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            first = next(model.parameters(), None)
+            yield first.device if first is not None else torch.device("cpu")
+    finally:
+        model.train(was_training)
+
+
+@contextlib.contextmanager
+def forward_hooks(modules, hook):
+    """``hook(module, inputs, output)`` registered on each of ``modules`` while the block runs."""
+    handles = [m.register_forward_hook(hook) for m in modules]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def activation_stds(model, x):
     """Standard deviation of the output of each ConvBlock and AffineReluBlock
     of ``model`` on the batch ``x``, in order (a forward pass in eval mode)."""
     stds = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: stds.append(out.float().std().item()))
-             for m in model.modules() if isinstance(m, (ConvBlock, AffineReluBlock))]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(x)
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
+    blocks = [m for m in model.modules() if isinstance(m, (ConvBlock, AffineReluBlock))]
+    with forward_hooks(blocks, lambda _m, _i, out: stds.append(out.float().std().item())), \
+            evaluating(model):
+        model(x)
     return stds
 
 
@@ -209,22 +236,16 @@ def describe_blocks(model, input_shape):
     """One row per ConvBlock / AffineReluBlock / classifier of a ConvBlockNet:
     its name, the shape of its output for one input of ``input_shape`` (C, H, W)
     and its number of parameters."""
-    rows, named = [], [(f"conv block {i + 1}", b) for i, b in enumerate(model.conv_layers)]
-    named += [(f"fc block {i + 1}", b) for i, b in enumerate(model.fc_layers)
-              if isinstance(b, AffineReluBlock)]
-    named.append(("classifier", model.classifier))
-    hooks = [block.register_forward_hook(
-        lambda _m, _i, out, name=name, block=block: rows.append(
-            {"block": name, "output shape": tuple(out.shape[1:]),
-             "parameters": sum(p.numel() for p in block.parameters())}))
-        for name, block in named]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=next(model.parameters()).device))
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
+    names = {block: f"conv block {i + 1}" for i, block in enumerate(model.conv_layers)}
+    names.update((block, f"fc block {i + 1}") for i, block in enumerate(model.fc_layers)
+                 if isinstance(block, AffineReluBlock))
+    names[model.classifier] = "classifier"
+    rows = []
+
+    def record(block, _inputs, out):
+        rows.append({"block": names[block], "output shape": tuple(out.shape[1:]),
+                     "parameters": sum(p.numel() for p in block.parameters())})
+
+    with forward_hooks(names, record), evaluating(model) as device:
+        model(torch.zeros(1, *input_shape, device=device))
     return rows

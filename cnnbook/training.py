@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from cnnbook.data import channel_stats, normalize
 from cnnbook.devices import describe, device_settings
+from cnnbook.models import evaluating
 
 SCHEDULES = ("constant", "onecycle", "cosine", "step")
 
@@ -141,18 +142,15 @@ class _Batches:
 
 def evaluate(model, batches, settings, batch_size=1000):
     """(mean cross-entropy, accuracy) of ``model`` on a :class:`_Batches`."""
-    was_training = model.training
-    model.eval()
     loss_sum = torch.zeros((), device=settings.device)
     correct = torch.zeros((), device=settings.device, dtype=torch.long)
-    with torch.no_grad():
+    with evaluating(model):
         for start in range(0, len(batches), batch_size):
             x, y = batches.batch(slice(start, start + batch_size))
             with settings.autocast():
                 scores = model(x)
             loss_sum += F.cross_entropy(scores.float(), y, reduction="sum")
             correct += (scores.argmax(1) == y).sum()
-    model.train(was_training)
     return loss_sum.item() / len(batches), correct.item() / len(batches)
 
 
