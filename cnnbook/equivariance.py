@@ -29,7 +29,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from cnnbook.models import evaluating
+from cnnbook.models import evaluating, init_weights_
 
 SHIFT_MODES = ("zero", "circular")
 
@@ -335,10 +335,7 @@ class FrameClassifier(nn.Module):
             nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(),
         )
-        for layer in self.trunk:
-            if isinstance(layer, nn.Conv2d):
-                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-                nn.init.zeros_(layer.bias)
+        init_weights_(self.trunk, "he")
         side = frame // self.STRIDE
         features = c3 * side * side if head == "flatten" else c3
         self.classifier = nn.Linear(features, num_classes)
