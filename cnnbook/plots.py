@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from cnnbook.training import final, lr_factor, mean_and_spread
+
 METRIC_LABELS = {
     "train_acc": "training accuracy (during epoch)",
     "val_acc": "validation accuracy",
@@ -63,18 +65,15 @@ def plot_curves(results, metrics=("train_acc", "val_acc"), ax=None, title=None):
 def plot_final(results, metric="val_acc", ax=None, title=None):
     """Bar per label: mean of the final ``metric`` over seeds, each seed as a dot,
     and an error bar of one standard deviation."""
-    from cnnbook.training import final
-
     fig, ax = _figure(ax, figsize=(6.4, 3.2))
-    labels = list(results)
-    for i, label in enumerate(labels):
-        values = final(results[label], metric)
-        spread = values.std(ddof=1) if len(values) > 1 else 0.0
-        ax.bar(i, values.mean(), yerr=spread, color="C0", alpha=0.5, capsize=4)
+    finals = {label: final(histories, metric) for label, histories in results.items()}
+    for i, values in enumerate(finals.values()):
+        mean, spread = mean_and_spread(values)
+        ax.bar(i, mean, yerr=spread, color="C0", alpha=0.5, capsize=4)
         ax.plot(np.full(len(values), i), values, "k.", markersize=6)
-    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    ax.set_xticks(range(len(finals)), list(finals), rotation=20, ha="right")
     ax.set_ylabel(METRIC_LABELS.get(metric, metric.replace("_", " ")))
-    lows = np.concatenate([final(results[label], metric) for label in labels])
+    lows = np.concatenate(list(finals.values()))
     ax.set_ylim(max(0.0, lows.min() - 0.1 * (1 - lows.min()) - 0.02), None)
     ax.set_title(title or "final value per run (dots), mean and one standard deviation")
     ax.grid(axis="y", alpha=0.3)
@@ -141,8 +140,6 @@ def image_rows(rows, size=1.2, title=None):
 
 def plot_lr_schedules(schedules, warmup=0.2, ax=None):
     """The learning-rate multiplier of each schedule over a run (0..1)."""
-    from cnnbook.training import lr_factor
-
     fig, ax = _figure(ax, figsize=(5, 2.8))
     progress = np.linspace(0, 1, 201)
     for name in schedules:
