@@ -11,9 +11,12 @@ exactly as it was.
 """
 import numpy as np
 
+from cnnbook.exercise_checks import relative_errors
+
 
 def rel_error(x, y):
-    """Largest relative error ``|x - y| / max(1e-8, |x| + |y|)`` over all entries.
+    """Largest relative error ``|x - y| / max(1e-8, |x| + |y|)`` over all entries
+    (the largest of :func:`cnnbook.exercise_checks.relative_errors`).
 
     Rules of thumb for float64 gradient checks: below 1e-7 the gradient is
     right; around 1e-5 look closer (kinks such as ReLU or max can cause it);
@@ -25,7 +28,7 @@ def rel_error(x, y):
         raise ValueError(f"rel_error: shapes differ, {x.shape} vs {y.shape}")
     if x.size == 0:
         return 0.0
-    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+    return float(np.max(relative_errors(x, y)))
 
 
 def _check_float_array(x, caller):
