@@ -93,15 +93,6 @@ def find_cell(notebook, wanted_id, path="notebook"):
     raise NotebookError(f"{path}: no cell with grade_id {wanted_id!r}")
 
 
-def answer_source(path, wanted_id):
-    """Source of the answer cell ``wanted_id`` in the notebook at ``path``."""
-    notebook = read_notebook(path)
-    cell = find_cell(notebook, wanted_id, path)
-    if not is_answer_cell(cell):
-        raise NotebookError(f"{path}: the cell {wanted_id!r} is not an answer cell")
-    return cell_source(cell)
-
-
 def strip_magics(source):
     """``source`` with IPython magics and shell escapes (``%...``, ``!...``) commented out.
 
