@@ -27,7 +27,7 @@ def build(release_nb, student_nb, located, results):
             cell.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(release_nb.answers[part].metadata["nbgrader"])
     _restore_release_cells(notebook, release_nb)
     for part in release_nb.parts:
-        test = _find(notebook, part.test_cell)
+        test = cells.cell_with_id(notebook, part.test_cell)
         if test is not None and part.name in results:
             test.outputs = _outputs(results[part.name])
             test.execution_count = 1
@@ -62,43 +62,20 @@ def _restore_release_cells(notebook, release_nb):
         if gid is None:
             continue
         meta = cells.nbgrader_metadata(release_cell)
-        current = _find(notebook, gid)
-        if current is None and (meta.get("grade") or meta.get("solution")):
-            current = copy.deepcopy(release_cell)
-            _clear(current)
+        index = cells.cell_index(notebook, gid)
+        if index is None and (meta.get("grade") or meta.get("solution")):
+            restored = copy.deepcopy(release_cell)
+            _clear(restored)
             if meta.get("solution"):
-                current.source = "# (this answer cell was missing from the submission)\n" + current.source
-            notebook.cells.insert(_insert_position(notebook, previous), current)
-        elif current is not None and meta.get("locked"):
-            index = _index_of(notebook, current)
+                restored.source = "# (this answer cell was missing from the submission)\n" + restored.source
+            # Right after the previous release cell present, which is always found again here.
+            index = 0 if previous is None else cells.cell_index(notebook, previous) + 1
+            notebook.cells.insert(index, restored)
+        elif index is not None and meta.get("locked"):
             notebook.cells[index] = copy.deepcopy(release_cell)
             _clear(notebook.cells[index])
-            current = notebook.cells[index]
-        if current is not None:
+        if index is not None:
             previous = gid
-
-
-def _insert_position(notebook, previous_id):
-    if previous_id is None:
-        return 0
-    for index, cell in enumerate(notebook.cells):
-        if cells.grade_id(cell) == previous_id:
-            return index + 1
-    return len(notebook.cells)
-
-
-def _find(notebook, gid):
-    for cell in notebook.cells:
-        if cells.grade_id(cell) == gid:
-            return cell
-    return None
-
-
-def _index_of(notebook, target):
-    for index, cell in enumerate(notebook.cells):
-        if cell is target:
-            return index
-    return None
 
 
 def _outputs(result):

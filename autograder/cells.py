@@ -85,12 +85,23 @@ def test_cells(notebook):
     return {grade_id(c): c for c in notebook.cells if is_test_cell(c) and grade_id(c)}
 
 
+def cell_index(notebook, wanted_id):
+    """Position of the first cell with ``grade_id == wanted_id`` (nbgrader grades the first of duplicates), or None."""
+    return next((index for index, cell in enumerate(notebook.cells) if grade_id(cell) == wanted_id), None)
+
+
+def cell_with_id(notebook, wanted_id):
+    """The first cell with ``grade_id == wanted_id``, or None."""
+    index = cell_index(notebook, wanted_id)
+    return None if index is None else notebook.cells[index]
+
+
 def find_cell(notebook, wanted_id, path="notebook"):
     """The cell with ``grade_id == wanted_id``; :class:`NotebookError` if there is none."""
-    for cell in notebook.cells:
-        if grade_id(cell) == wanted_id:
-            return cell
-    raise NotebookError(f"{path}: no cell with grade_id {wanted_id!r}")
+    cell = cell_with_id(notebook, wanted_id)
+    if cell is None:
+        raise NotebookError(f"{path}: no cell with grade_id {wanted_id!r}")
+    return cell
 
 
 def strip_magics(source):

@@ -140,18 +140,17 @@ def integrity_flags(notebook, release_nb):
     """Differences between a submitted notebook and the release that honest work never causes."""
     flags = []
     for test_id, release_cell in release_nb.tests.items():
-        matches = [c for c in notebook.cells if cells.grade_id(c) == test_id]
-        if not matches:
+        cell = cells.cell_with_id(notebook, test_id)
+        if cell is None:
             flags.append(f"{release_nb.name}: test cell {test_id} deleted or its metadata removed")
             continue
-        cell = matches[0]
         if cells.cell_source(cell).strip() != cells.cell_source(release_cell).strip():
             flags.append(f"{release_nb.name}: test cell {test_id} was edited")
         points = cells.nbgrader_metadata(cell).get("points")
         if points != cells.nbgrader_metadata(release_cell).get("points"):
             flags.append(f"{release_nb.name}: points of {test_id} changed to {points!r}")
     for part in release_nb.parts:
-        if not any(cells.grade_id(c) == part.name for c in notebook.cells):
+        if cells.cell_index(notebook, part.name) is None:
             flags.append(f"{release_nb.name}: answer cell {part.name} lost its nbgrader metadata")
     if any(SCORE_TEXT.search(_output_text(c)) for c in notebook.cells):
         flags.append(f"{release_nb.name}: outputs contain text that looks like an autograder score")
@@ -160,10 +159,10 @@ def integrity_flags(notebook, release_nb):
 
 def claimed_pass(notebook, test_id):
     """True if the submitted notebook shows the test cell executed without error, else False/None."""
-    matches = [c for c in notebook.cells if cells.grade_id(c) == test_id]
-    if not matches or matches[0].get("cell_type") != "code" or matches[0].get("execution_count") is None:
+    cell = cells.cell_with_id(notebook, test_id)
+    if cell is None or cell.get("cell_type") != "code" or cell.get("execution_count") is None:
         return None
-    outputs = matches[0].get("outputs") or []
+    outputs = cell.get("outputs") or []
     return not any(o.get("output_type") == "error" or
                    (o.get("output_type") == "stream" and o.get("name") == "stderr") for o in outputs)
 

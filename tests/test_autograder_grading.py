@@ -91,30 +91,26 @@ def sandbox_processes():
 # The class
 # ---------------------------------------------------------------------------
 
-def _cell(notebook, gid):
-    return next(c for c in notebook.cells if cells.grade_id(c) == gid)
-
-
 def mallory_edits(name, notebook):
     if name == "convolution":
-        _cell(notebook, "test_conv_forward_naive").source = "pass"
-        claimed = _cell(notebook, "test_conv_backward_naive")
+        cells.find_cell(notebook, "test_conv_forward_naive").source = "pass"
+        claimed = cells.find_cell(notebook, "test_conv_backward_naive")
         claimed.execution_count = 7
         claimed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="All checks passed.\n")]
     if name == "max_pooling":
-        _cell(notebook, "max_pool_forward_naive").outputs = [
+        cells.find_cell(notebook, "max_pool_forward_naive").outputs = [
             nbformat.v4.new_output("stream", name="stdout", text="max_pool_forward_naive: 5 / 5 points\n")]
     if name == "spatial_batchnorm":
-        notebook.cells.remove(_cell(notebook, "test_spatial_batchnorm_forward"))
+        notebook.cells.remove(cells.find_cell(notebook, "test_spatial_batchnorm_forward"))
     return notebook
 
 
 def trudy_edits(name, notebook):
     if name == "convolution":
-        _cell(notebook, "test_conv_forward_naive").metadata["nbgrader"]["points"] = 1000
-        del _cell(notebook, "conv_backward_naive").metadata["nbgrader"]
+        cells.find_cell(notebook, "test_conv_forward_naive").metadata["nbgrader"]["points"] = 1000
+        del cells.find_cell(notebook, "conv_backward_naive").metadata["nbgrader"]
     if name == "max_pooling":
-        answer = _cell(notebook, "max_pool_forward_naive")
+        answer = cells.find_cell(notebook, "max_pool_forward_naive")
         del answer.metadata["nbgrader"]
         answer["id"] = "renamed-by-student"
     return notebook
