@@ -7,6 +7,9 @@ happened (shape found, largest relative error and its index, how many
 entries are off).  Passing comparisons leave a short note.  Neither ever
 contains the hidden inputs.
 
+:func:`forward_pass` calls a student's layer the way every check does: its
+cache stays with the student's code, to be handed back to the backward pass.
+
 Relative error follows CS231n: ``|a - e| / (|a| + |e|)`` per entry, largest
 over the array.  The denominator has a floor, ``floor * rms(e)``, so that an
 entry that is almost zero by cancellation is judged at the scale of the
@@ -105,6 +108,12 @@ class Verifier:
         self.note(f"{name} {_shape(expected.shape)} within {tolerance.rel:.0e} "
                   f"(largest relative error {worst:.1e})")
 
+    def inputs_unchanged(self, names, before, after):
+        """Each input ``before`` is exactly as the call left it (``after``: the arguments after the call)."""
+        for name, old, new in zip(names, before, after):
+            self.unchanged(name, old, new)
+        self.note(f"{_and_list(names)} unchanged")
+
     def unchanged(self, name, before, after):
         """An input array or dict is exactly as it was before the call."""
         if isinstance(before, dict):
@@ -121,6 +130,15 @@ class Verifier:
         if not same:
             raise CheckFailed(f"the call modified its input {name}; "
                               "work on a copy (for example np.pad or x.copy()) instead")
+
+
+def forward_pass(student, verify, function, *args):
+    """``(out, cache)`` of the student's layer ``function(*args)``; the cache stays with the student's code."""
+    return verify.result(student.call(function, *args, _keep=(1,)), ("out", "cache"), function)
+
+
+def _and_list(names):
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _kind(value):

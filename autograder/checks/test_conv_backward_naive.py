@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from autograder import cases, oracle
-from autograder.checking import BACKWARD, BACKWARD_32
+from autograder.checking import BACKWARD, BACKWARD_32, forward_pass
 
 PART = "conv_backward_naive"
 FORWARD_FUNCTION = "conv_forward_naive"
@@ -19,8 +19,7 @@ FORWARD_FUNCTION = "conv_forward_naive"
 def backward(student, verify, x, w, b, conv_param, tolerance=BACKWARD, dtype=None, rng=None):
     shape = cases.conv_output_shape(x, w, conv_param)
     dout = cases.normal(rng, shape, x.dtype)
-    _out, cache = verify.result(student.call(FORWARD_FUNCTION, x, w, b, conv_param, _keep=(1,)),
-                                ("out", "cache"), FORWARD_FUNCTION)
+    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, w, b, conv_param)
     dx, dw, db = verify.result(student.call(PART, dout, cache), ("dx", "dw", "db"), PART)
     expected = oracle.conv_backward(x, w, b, conv_param["stride"], conv_param["pad"], dout)
     for name, actual, wanted in zip(("dx", "dw", "db"), (dx, dw, db), expected):
@@ -74,9 +73,7 @@ def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     x, w, b, conv_param = cases.conv_inputs(rng, 2, 2, 6, 7, 2, (3, 3), 1, 1)
     dout = cases.normal(rng, cases.conv_output_shape(x, w, conv_param))
-    _out, cache = verify.result(student.call(FORWARD_FUNCTION, x, w, b, conv_param, _keep=(1,)),
-                                ("out", "cache"), FORWARD_FUNCTION)
+    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, w, b, conv_param)
     value, args_after, _ = student.call_tracked(PART, dout, cache)
     verify.result(value, ("dx", "dw", "db"), PART)
-    verify.unchanged("dout", dout, args_after[0])
-    verify.note("dout unchanged")
+    verify.inputs_unchanged(("dout",), (dout,), args_after)

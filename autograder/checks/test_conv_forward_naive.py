@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 from autograder import cases, oracle
-from autograder.checking import FORWARD, FORWARD_32
+from autograder.checking import FORWARD, FORWARD_32, forward_pass
 
 PART = "conv_forward_naive"
 
 
 def forward(student, verify, x, w, b, conv_param, tolerance=FORWARD, dtype=None):
-    value = student.call(PART, x, w, b, conv_param, _keep=(1,))
-    out, _cache = verify.result(value, ("out", "cache"), PART)
+    out, _cache = forward_pass(student, verify, PART, x, w, b, conv_param)
     expected = oracle.conv_forward(x, w, b, conv_param["stride"], conv_param["pad"])
     verify.close("out", out, expected, tolerance, dtype)
 
@@ -68,6 +67,4 @@ def test_inputs_unmodified(student, rng, verify):
     x, w, b, conv_param = cases.conv_inputs(rng, 2, 2, 6, 7, 2, (3, 3), 1, 2)
     value, args_after, _ = student.call_tracked(PART, x, w, b, conv_param, _keep=(1,))
     verify.result(value, ("out", "cache"), PART)
-    for name, before, after in zip(("x", "w", "b", "conv_param"), (x, w, b, conv_param), args_after):
-        verify.unchanged(name, before, after)
-    verify.note("x, w, b and conv_param unchanged")
+    verify.inputs_unchanged(("x", "w", "b", "conv_param"), (x, w, b, conv_param), args_after)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from autograder import cases, oracle
-from autograder.checking import BACKWARD, BACKWARD_32
+from autograder.checking import BACKWARD, BACKWARD_32, forward_pass
 
 PART = "max_pool_backward_naive"
 FORWARD_FUNCTION = "max_pool_forward_naive"
@@ -20,8 +20,7 @@ FORWARD_FUNCTION = "max_pool_forward_naive"
 
 def backward(student, verify, rng, x, pool_param, tolerance=BACKWARD, dtype=None):
     dout = cases.normal(rng, cases.pool_output_shape(x, pool_param), x.dtype)
-    _out, cache = verify.result(student.call(FORWARD_FUNCTION, x, pool_param, _keep=(1,)),
-                                ("out", "cache"), FORWARD_FUNCTION)
+    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, pool_param)
     (dx,) = verify.result(student.call(PART, dout, cache), ("dx",), PART)
     expected = oracle.max_pool_backward(x, pool_param["pool_height"], pool_param["pool_width"],
                                         pool_param["stride"], dout)
@@ -74,9 +73,7 @@ def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     x, pool_param = cases.pool_inputs(rng, 2, 2, 7, 8, (3, 3), 2)
     dout = cases.normal(rng, cases.pool_output_shape(x, pool_param))
-    _out, cache = verify.result(student.call(FORWARD_FUNCTION, x, pool_param, _keep=(1,)),
-                                ("out", "cache"), FORWARD_FUNCTION)
+    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, pool_param)
     value, args_after, _ = student.call_tracked(PART, dout, cache)
     verify.result(value, ("dx",), PART)
-    verify.unchanged("dout", dout, args_after[0])
-    verify.note("dout unchanged")
+    verify.inputs_unchanged(("dout",), (dout,), args_after)

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from autograder import cases, oracle
-from autograder.checking import FORWARD, FORWARD_32
+from autograder.checking import FORWARD, FORWARD_32, forward_pass
 
 PART = "max_pool_forward_naive"
 
 
 def forward(student, verify, x, pool_param, tolerance=FORWARD, dtype=None):
-    out, _cache = verify.result(student.call(PART, x, pool_param, _keep=(1,)), ("out", "cache"), PART)
+    out, _cache = forward_pass(student, verify, PART, x, pool_param)
     expected = oracle.max_pool_forward(x, pool_param["pool_height"], pool_param["pool_width"],
                                        pool_param["stride"])
     verify.close("out", out, expected, tolerance, dtype)
@@ -68,6 +68,4 @@ def test_input_unmodified(student, rng, verify):
     x, pool_param = cases.pool_inputs(rng, 2, 2, 7, 8, (3, 3), 2)
     value, args_after, _ = student.call_tracked(PART, x, pool_param, _keep=(1,))
     verify.result(value, ("out", "cache"), PART)
-    verify.unchanged("x", x, args_after[0])
-    verify.unchanged("pool_param", pool_param, args_after[1])
-    verify.note("x and pool_param unchanged")
+    verify.inputs_unchanged(("x", "pool_param"), (x, pool_param), args_after)

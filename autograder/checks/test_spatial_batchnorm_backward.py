@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from autograder import cases, oracle
-from autograder.checking import BACKWARD, BACKWARD_32
+from autograder.checking import BACKWARD, BACKWARD_32, forward_pass
 
 PART = "spatial_batchnorm_backward"
 FORWARD_FUNCTION = "spatial_batchnorm_forward"
@@ -20,8 +20,7 @@ NAMES = ("dx", "dgamma", "dbeta")
 def gradients(student, verify, rng, x, gamma, beta):
     """The student's (dx, dgamma, dbeta), dout, and the oracle's gradients."""
     dout = cases.normal(rng, x.shape, x.dtype)
-    _out, cache = verify.result(student.call(FORWARD_FUNCTION, x, gamma, beta, {"mode": "train"}, _keep=(1,)),
-                                ("out", "cache"), FORWARD_FUNCTION)
+    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, gamma, beta, {"mode": "train"})
     value, args_after, _ = student.call_tracked(PART, dout, cache)
     result = verify.result(value, NAMES, PART)
     return result, dout, args_after[0], oracle.batchnorm_backward(x, gamma, beta, EPS, dout)
@@ -76,5 +75,4 @@ def test_float32(student, rng, verify):
 def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     _, dout, dout_after, _ = gradients(student, verify, rng, *cases.bn_inputs(rng, 3, 3, 4, 5))
-    verify.unchanged("dout", dout, dout_after)
-    verify.note("dout unchanged")
+    verify.inputs_unchanged(("dout",), (dout,), (dout_after,))
