@@ -40,14 +40,18 @@ def expected_shapes(input_dim, num_filters, filter_size, hidden_dim, num_classes
             "W3": (hidden_dim, num_classes), "b3": (num_classes,)}
 
 
-def get_params(student, verify, model, shapes, dtype=None):
-    params = student.get(model, "params")
-    if not isinstance(params, dict):
-        raise CheckFailed(f"model.params should be a dict, it is a {type(params).__name__}")
-    missing = [name for name in NAMES if name not in params]
+def six_arrays(verify, what, label, value, shapes, dtype=None):
+    """``{name: array}`` from the dict ``value`` (called ``what``), one finite array of its shape per name."""
+    if not isinstance(value, dict):
+        raise CheckFailed(f"{what} should be a dict, it is a {type(value).__name__}")
+    missing = [name for name in NAMES if name not in value]
     if missing:
-        raise CheckFailed(f"model.params lacks the key(s) {missing}")
-    return {name: verify.array(f"params['{name}']", params[name], shapes[name], dtype) for name in NAMES}
+        raise CheckFailed(f"{what} lacks the key(s) {missing}")
+    return {name: verify.array(f"{label}['{name}']", value[name], shapes[name], dtype) for name in NAMES}
+
+
+def get_params(student, verify, model, shapes, dtype=None):
+    return six_arrays(verify, "model.params", "params", student.get(model, "params"), shapes, dtype)
 
 
 def random_params(rng, shapes):
@@ -77,12 +81,7 @@ def data(rng, config, n=4):
 def loss_and_grads(student, verify, model, X, y, shapes):
     loss, grads = verify.result(student.call_method(model, "loss", X, y), ("loss", "grads"), "loss(X, y)")
     loss = verify.array("loss", np.asarray(loss) if isinstance(loss, (float, np.generic)) else loss, ())
-    if not isinstance(grads, dict):
-        raise CheckFailed(f"grads should be a dict, it is a {type(grads).__name__}")
-    missing = [name for name in NAMES if name not in grads]
-    if missing:
-        raise CheckFailed(f"grads lacks the key(s) {missing}")
-    return float(loss), {name: verify.array(f"grads['{name}']", grads[name], shapes[name]) for name in NAMES}
+    return float(loss), six_arrays(verify, "grads", "grads", grads, shapes)
 
 
 # (input_dim, num_filters, filter_size, hidden_dim, num_classes); non-square inputs on purpose.
