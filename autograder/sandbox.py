@@ -27,7 +27,6 @@ sandbox when it is exceeded.
 import importlib.util
 import json
 import os
-import resource
 import select
 import shutil
 import signal
@@ -40,6 +39,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 
 from . import wire
+from .sandbox_init import WORKER_FILES, set_limits
 
 HERE = Path(__file__).resolve().parent
 SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc")
@@ -201,18 +201,12 @@ class Sandbox:
         return command, {"cwd": self._scratch}
 
     def _process_command(self):
-        for name in ("worker.py", "wire.py"):
+        for name in WORKER_FILES:
             shutil.copyfile(HERE / name, Path(self._scratch) / name)
-        limits = self.limits
-
-        def limit_child():
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
-            resource.setrlimit(resource.RLIMIT_AS, (limits.as_bytes, limits.as_bytes))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limits.fsize_bytes, limits.fsize_bytes))
-
+        limits = asdict(self.limits)
         command = [sys.executable, "-I", "-B", str(Path(self._scratch) / "worker.py")]
-        return command, {"cwd": self._scratch, "start_new_session": True, "preexec_fn": limit_child}
+        return command, {"cwd": self._scratch, "start_new_session": True,
+                         "preexec_fn": lambda: set_limits(limits)}
 
     def close(self):
         """Kill the sandbox and everything in it; safe to call twice."""

@@ -108,6 +108,14 @@ def add_device(path, root):
     mount(path, target, None, MS_BIND)
 
 
+def set_limits(limits):
+    """The resource limits a worker takes at every isolation level (``limits``: :class:`Limits` as a dict)."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["as_bytes"], limits["as_bytes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize_bytes"], limits["fsize_bytes"]))
+
+
 def build_root(config):
     root = config["root"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -138,10 +146,7 @@ def build_root(config):
 def become_worker(config):
     """In the forked child: drop privileges, take the limits, become the worker."""
     limits = config["limits"]
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits["as_bytes"], limits["as_bytes"]))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize_bytes"], limits["fsize_bytes"]))
+    set_limits(limits)
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["nofile"], limits["nofile"]))
     # Counted per user id.  With a sandbox uid of its own (namespaces level) it limits exactly
     # this sandbox; in a user namespace the kernel may count it against all of the instructor's
