@@ -5,8 +5,7 @@ and prints one line per question.  The test suite asserts the answers.
 """
 from pathlib import Path
 
-from . import wire
-from .sandbox import Sandbox
+from .student import Program, SandboxStudent
 
 PROBE = r'''
 import os, socket
@@ -39,20 +38,13 @@ def probe(course_root, cnnbook_dir):
 
 
 def probe_answers(level, course_root):
-    """``{question: answer}`` from a fresh sandbox of ``level``."""
+    """``{question: answer}`` from a fresh sandbox of ``level``, asked the way the checks call student code."""
     import cnnbook
-    sandbox = Sandbox(level, str(course_root))
-    sandbox.start()
+    student = SandboxStudent(Program([], [("probe", PROBE)]), level, str(course_root))
     try:
-        reply, _ = sandbox.request({"op": "exec", "source": PROBE, "filename": "<answer cell probe>"})
-        arrays = []
-        args = wire.encode([str(Path(course_root).resolve()), str(Path(cnnbook.__file__).parent)],
-                           arrays, None)
-        reply, arrays = sandbox.request({"op": "call", "target": {"name": "probe"}, "args": args,
-                                         "kwargs": {"d": []}}, arrays)
-        return wire.decode(reply["value"], arrays, None)
+        return student.call("probe", str(Path(course_root).resolve()), str(Path(cnnbook.__file__).parent))
     finally:
-        sandbox.close()
+        student.close()
 
 
 def probe_sandbox(level, course_root):
