@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from cnnbook.augment import Augment
+from cnnbook.augment import lab_augment
 from cnnbook.data import channel_stats, load_dataset, take
 from cnnbook.devices import describe, device_settings, pick_device
 from cnnbook.models import ConvBlockNet, ThreeLayerConvNet
@@ -172,8 +172,7 @@ def main(argv=None):
         # repeat the images so every measurement draws fresh batches for all its steps
         reps = -(-needed // len(data))
         data = data.subset(torch.arange(len(data)).repeat(reps))
-    augment = Augment(crop_padding=4 if data.name == "cifar10" else 2,
-                      flip=data.name == "cifar10", cutout_size=8)
+    augment = lab_augment(data.name)
     print(f"\n{steps} timed steps per measurement, best of {args.repeats}, {args.clock} clock, on "
           f"{describe(device)}; images {'x'.join(map(str, data.image_shape))}\n")
     header = f"{'model':<32}{'path':<48}{'batch':>6}{'images/s':>12}{'x seed':>9}"

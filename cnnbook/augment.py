@@ -110,3 +110,11 @@ class Augment:
     def __repr__(self):
         return (f"Augment(crop_padding={self.crop_padding}, flip={self.flip}, "
                 f"cutout_size={self.cutout_size})")
+
+
+def lab_augment(dataset_name):
+    """The labs' augmentation for ``dataset_name`` ("cifar10" or "mnist"): crop with
+    padding 4, flip and 8x8 cutout for CIFAR-10; padding 2 and no flip for MNIST,
+    since a mirrored digit is not the same digit."""
+    cifar = dataset_name == "cifar10"
+    return Augment(crop_padding=4 if cifar else 2, flip=cifar, cutout_size=8)
