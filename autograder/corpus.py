@@ -7,8 +7,10 @@ metadata, a fake output).  It is written where nbgrader's ``collect`` would
 put it: ``submitted/<student>/<assignment>/``.
 """
 import copy
+import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -35,6 +37,17 @@ def make_course(target, repo_root, assignment="numpy_cnn"):
         if source.is_dir():
             shutil.copytree(source, target / folder / assignment, dirs_exist_ok=True)
     return target
+
+
+def grader_environment(course, secret):
+    """Environment for ``python -m autograder`` (or nbgrader) run in the throw-away ``course``.
+
+    The course's own copy of autograder/ comes first on the path, the secret is
+    fixed, and this interpreter's scripts are on PATH (nbgrader runs ``alembic``).
+    """
+    env = dict(os.environ, PYTHONPATH=str(course), AUTOGRADER_SECRET=secret)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
 
 
 def solution_answers(solutions_dir):

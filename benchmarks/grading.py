@@ -38,15 +38,9 @@ ASSIGNMENT = "numpy_cnn"
 TARGET_SINGLE_S = 20.0
 
 
-def environment(course):
-    env = dict(os.environ, PYTHONPATH=str(course), AUTOGRADER_SECRET="benchmark-secret")
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
 def timed(command, course):
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=course, env=environment(course), capture_output=True, text=True)
+    done = subprocess.run(command, cwd=course, env=corpus.grader_environment(course, "benchmark-secret"), capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-3000:]}")

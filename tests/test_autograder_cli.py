@@ -5,7 +5,6 @@ in-process tricks, exits, loops and memory must score exactly as with namespaces
 attacks and detached processes are left out here: at this level they are not contained
 (the grader says so), and this test must never damage the working tree.
 """
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +22,8 @@ needs_release = pytest.mark.skipif(not (REPO / "exercises" / ASSIGNMENT).is_dir(
 
 
 def run_grader(course, *args):
-    env = dict(os.environ, PYTHONPATH=str(course), AUTOGRADER_SECRET="cli-test-secret")
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=course, env=env,
-                          capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=course,
+                          env=corpus.grader_environment(course, "cli-test-secret"), capture_output=True, text=True)
 
 
 @pytest.fixture

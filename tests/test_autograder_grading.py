@@ -10,7 +10,6 @@ processes.
 import hashlib
 import html
 import json
-import os
 import re
 import subprocess
 import sys
@@ -41,9 +40,7 @@ BUGS_END_TO_END = ("square_kernel", "pool_overwrite", "dgamma_wrong", "reg_missi
 
 
 def env_for(course):
-    env = dict(os.environ, PYTHONPATH=str(course), AUTOGRADER_SECRET=SECRET)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
+    return corpus.grader_environment(course, SECRET)
 
 
 def grade(course, *extra):
