@@ -44,6 +44,7 @@ HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS\n"
                 'grade_part("{part}", globals(), max_points={points})\n'
                 "### END HIDDEN TESTS")
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+NBGRADER_TIMEOUT_S = 600
 
 
 # ----------------------------------------------------------------------------
@@ -269,12 +270,15 @@ def nbgrader_env():
     return env
 
 
+def nbgrader_command(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=nbgrader_env(),
+                          capture_output=True, text=True, timeout=NBGRADER_TIMEOUT_S)
+
+
 def test_the_release_is_what_nbgrader_generates(tmp_path):
     shutil.copy(REPO / "nbgrader_config.py", tmp_path)
     shutil.copytree(REPO / "solutions", tmp_path / "solutions")
-    result = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
-        cwd=tmp_path, env=nbgrader_env(), capture_output=True, text=True, timeout=300)
+    result = nbgrader_command("generate_assignment", ASSIGNMENT, "--force", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     generated = tmp_path / "exercises" / ASSIGNMENT
     assert sorted(p.name for p in generated.iterdir()) == sorted(p.name for p in RELEASE.iterdir())

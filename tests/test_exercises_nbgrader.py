@@ -14,8 +14,6 @@ actually run, from the repository root with our nbgrader_config.py:
 The trusted grader (`python -m autograder grade`) has its own tests.
 """
 import shutil
-import subprocess
-import sys
 
 import nbformat
 import pytest
@@ -23,17 +21,10 @@ from nbclient import NotebookClient
 from nbgrader.api import Gradebook
 from nbgrader.utils import determine_grade
 
-from test_exercises import (ASSIGNMENT, PARTS, RELEASE, REPO, SOLUTIONS, cell_by_id,
+from test_exercises import (ASSIGNMENT, PARTS, RELEASE, SOLUTIONS, cell_by_id, nbgrader_command,
                             nbgrader_env)
 
 pytestmark = pytest.mark.slow
-
-NBGRADER_TIMEOUT_S = 600
-
-
-def nbgrader_command(*args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=nbgrader_env(),
-                          capture_output=True, text=True, timeout=NBGRADER_TIMEOUT_S)
 
 
 @pytest.mark.parametrize("notebook", PARTS)
