@@ -25,8 +25,8 @@ LEVELS = [pytest.param("namespaces", marks=needs_namespaces), pytest.param("user
           "process"]
 
 
-def sandbox_processes():
-    """Processes running under a sandbox uid, or the sleeper the tests start."""
+def sandbox_processes(sleeper="sleep 777"):
+    """Processes running under a sandbox uid, or the sleeper (a command line) the tests start."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -37,16 +37,16 @@ def sandbox_processes():
         except OSError:
             continue
         uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-        if uid >= BASE_UID or "sleep 777" in cmdline or "/grader/worker.py" in cmdline:
+        if uid >= BASE_UID or sleeper in cmdline or "/grader/worker.py" in cmdline:
             found.append((entry.name, uid, cmdline))
     return found
 
 
-def wait_until_gone(deadline_s=5.0):
+def wait_until_gone(deadline_s=5.0, sleeper="sleep 777"):
     end = time.monotonic() + deadline_s
-    while sandbox_processes() and time.monotonic() < end:
+    while sandbox_processes(sleeper) and time.monotonic() < end:
         time.sleep(0.1)
-    return sandbox_processes()
+    return sandbox_processes(sleeper)
 
 
 def run(sandbox, source, timeout=10.0):
