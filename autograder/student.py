@@ -8,9 +8,9 @@ student (a layer's cache, a model).  Two transports implement it:
 * :class:`SandboxStudent` (the trusted grader): the code runs in an isolated
   worker process (:mod:`autograder.sandbox`); values cross as JSON and ``.npy``.
 * :class:`DirectStudent` (``grade_part`` inside a notebook kernel, used by
-  plain ``nbgrader autograde``/``validate``): the code runs in this process.
-  Values take the same encode/decode round trip, so checks see exactly the
-  same kinds of values from both.
+  plain ``nbgrader autograde``/``validate``): the code runs in this process,
+  and the worker's own request handler (:mod:`autograder.worker`) answers,
+  so checks see exactly the same kinds of values from both.
 
 Whatever the student's code does wrong surfaces as one of three exceptions,
 each with a message meant for the student: :class:`StudentError` (it raised),
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from . import wire
 from .sandbox import Sandbox, SandboxDied, SandboxTimeout
-from .worker import describe_error
+from .worker import Worker, describe_error
 
 
 class StudentError(Exception):
@@ -67,10 +67,17 @@ def _encode_call(args, kwargs):
 
 
 class Student:
-    """Interface of both transports (see the module docstring)."""
+    """Interface of both transports (see the module docstring).
+
+    A transport implements :meth:`_exchange` (one request to the worker's
+    handler, one reply) and may implement :meth:`_ready` (called before each
+    operation); everything else is shared, so both behave alike.
+    """
 
     #: Messages about how the answer cells were found and loaded, for the feedback.
     notes = ()
+    #: Incremented by a transport that restarts its worker: older references are then invalid.
+    _generation = 0
 
     def call(self, name, *args, _keep=(), **kwargs):
         """``name(*args, **kwargs)``; items of a returned tuple listed in ``_keep`` come back as refs."""
@@ -86,18 +93,90 @@ class Student:
 
     def get(self, ref, attr):
         """The attribute ``attr`` of a remote object, by value."""
-        raise NotImplementedError
+        self._ready()
+        reply, arrays = self._checked({"op": "get", "ref": self._ref_id(ref), "attr": attr}, [])
+        return self._decode(reply.get("value"), arrays)
 
     def setitem(self, ref, attr, key, value):
         """``getattr(ref, attr)[key] = value`` on the student's side."""
-        raise NotImplementedError
+        self._ready()
+        arrays = []
+        node = wire.encode(value, arrays, _refuse)
+        self._checked({"op": "setitem", "ref": self._ref_id(ref), "attr": attr, "key": key,
+                       "value": node}, arrays)
 
     def kind(self, name):
         """Type name of the global ``name`` in the student's namespace, or None if undefined."""
-        raise NotImplementedError
+        self._ready()
+        reply, _ = self._checked({"op": "defined", "names": [name]}, [])
+        kinds = reply.get("kinds")
+        value = kinds.get(name) if isinstance(kinds, dict) else None
+        return value[:100] if isinstance(value, str) else None
 
     def close(self):
         pass
+
+    # -- what a transport provides --------------------------------------------
+
+    def _ready(self):
+        pass
+
+    def _exchange(self, header, arrays):
+        """Send one request to the worker's handler; return ``(reply_header, reply_arrays)``."""
+        raise NotImplementedError
+
+    # -- requests and replies -------------------------------------------------
+
+    def _call(self, target, args, kwargs, keep, track):
+        self._ready()
+        if "ref" in target:
+            target = {"ref": self._ref_id(target["ref"]), "method": target["method"]}
+        self._check_refs((args, kwargs))
+        args_node, kwargs_node, arrays = _encode_call(args, kwargs)
+        header = {"op": "call", "target": target, "args": args_node, "kwargs": kwargs_node,
+                  "keep": list(keep), "return_args": track}
+        reply, reply_arrays = self._checked(header, arrays)
+        value = self._decode(reply.get("value"), reply_arrays)
+        if not track:
+            return value, None
+        after = self._decode(reply.get("args_after"), reply_arrays)
+        if type(after) is not tuple or len(after) != 2:
+            raise StudentCrash("the worker's reply was malformed")
+        return value, (tuple(after[0]), after[1])
+
+    def _checked(self, header, arrays):
+        reply, reply_arrays = self._exchange(header, arrays)
+        if reply.get("ok") is not True:
+            error = reply.get("error")
+            raise StudentError(error if isinstance(error, dict) else {})
+        return reply, reply_arrays
+
+    def _decode(self, node, arrays):
+        try:
+            return wire.decode(node, arrays, self._new_ref)
+        except wire.ProtocolError as error:
+            self.close()
+            raise StudentCrash(f"the worker's reply was malformed ({error})") from None
+
+    def _new_ref(self, ref_id, type_name):
+        ref = wire.RemoteRef(ref_id, type_name)
+        ref.generation = self._generation
+        return ref
+
+    def _ref_id(self, ref):
+        if getattr(ref, "generation", None) != self._generation:
+            raise StudentCrash("not run: the object it needs was lost when the worker was restarted")
+        return ref.ref_id
+
+    def _check_refs(self, value):
+        if isinstance(value, wire.RemoteRef):
+            self._ref_id(value)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                self._check_refs(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                self._check_refs(item)
 
 
 # ---------------------------------------------------------------------------
@@ -105,64 +184,28 @@ class Student:
 # ---------------------------------------------------------------------------
 
 class DirectStudent(Student):
-    """Calls the functions of a notebook namespace in this process."""
+    """Serves requests on a notebook's namespace with the worker's own handler, in this process.
+
+    Arrays are copied both ways, as if they had crossed the wire.
+    """
 
     def __init__(self, namespace):
+        self._worker = _NotebookWorker(namespace)
+
+    def _exchange(self, header, arrays):
+        reply, reply_arrays = self._worker.handle(header, [array.copy() for array in arrays])
+        return reply, [array.copy() for array in reply_arrays]
+
+
+class _NotebookWorker(Worker):
+    """The worker's request handler on a notebook kernel's namespace; errors point into notebook cells."""
+
+    def __init__(self, namespace):
+        super().__init__(None, None)
         self.namespace = namespace
-        self._objects = {}
 
-    def _call(self, target, args, kwargs, keep, track):
-        if "name" in target:
-            function = self.namespace.get(target["name"])
-            if function is None:
-                raise StudentError({"type": "NameError",
-                                    "message": f"name '{target['name']}' is not defined"})
-        else:
-            function = getattr(self._local(target["ref"]), target["method"])
-        args, kwargs = self._to_student((tuple(args), dict(kwargs)))
-        try:
-            value = function(*args, **kwargs)
-        except BaseException as error:  # the student's code may raise anything, SystemExit included
-            raise StudentError(describe_error(error, _is_notebook_file, _notebook_line)) from None
-        if keep and type(value) in (tuple, list):
-            value = type(value)(_KeepRef(v) if i in keep else v for i, v in enumerate(value))
-        value = self._from_student(value)
-        return value, (self._from_student(args), self._from_student(kwargs)) if track else None
-
-    def get(self, ref, attr):
-        return self._from_student(getattr(self._local(ref), attr))
-
-    def setitem(self, ref, attr, key, value):
-        getattr(self._local(ref), attr)[key] = self._to_student(value)
-
-    def kind(self, name):
-        return type(self.namespace[name]).__name__ if name in self.namespace else None
-
-    # Values take the same round trip as over the wire: arrays are copied,
-    # objects that cannot travel become references.
-    def _to_student(self, value):
-        arrays = []
-        node = wire.encode(value, arrays, _refuse)
-        return wire.decode(node, [a.copy() for a in arrays], lambda ref_id, _t: self._objects[ref_id])
-
-    def _from_student(self, value):
-        arrays = []
-        node = wire.encode(value, arrays, self._make_ref)
-        return wire.decode(node, [a.copy() for a in arrays], wire.RemoteRef)
-
-    def _make_ref(self, obj):
-        obj = obj.obj if isinstance(obj, _KeepRef) else obj
-        ref_id = len(self._objects) + 1
-        self._objects[ref_id] = obj
-        return {"r": ref_id, "type": type(obj).__name__}
-
-    def _local(self, ref):
-        return self._objects[ref.ref_id]
-
-
-class _KeepRef:
-    def __init__(self, obj):
-        self.obj = obj
+    def describe(self, error):
+        return describe_error(error, _is_notebook_file, _notebook_line)
 
 
 def _is_notebook_file(filename):
@@ -278,74 +321,10 @@ class SandboxStudent(Student):
     def close(self):
         self._retire()
 
-    # -- calls ----------------------------------------------------------------
+    # -- the transport ----------------------------------------------------------
 
-    def _call(self, target, args, kwargs, keep, track):
+    def _ready(self):
         self._ensure_running()
-        if "ref" in target:
-            target = {"ref": self._ref_id(target["ref"]), "method": target["method"]}
-        self._check_refs((args, kwargs))
-        args_node, kwargs_node, arrays = _encode_call(args, kwargs)
-        header = {"op": "call", "target": target, "args": args_node, "kwargs": kwargs_node,
-                  "keep": list(keep), "return_args": track}
-        reply, reply_arrays = self._checked(header, arrays)
-        value = self._decode(reply.get("value"), reply_arrays)
-        if not track:
-            return value, None
-        after = self._decode(reply.get("args_after"), reply_arrays)
-        if type(after) is not tuple or len(after) != 2:
-            raise StudentCrash("the worker's reply was malformed")
-        return value, (tuple(after[0]), after[1])
 
-    def get(self, ref, attr):
-        self._ensure_running()
-        reply, arrays = self._checked({"op": "get", "ref": self._ref_id(ref), "attr": attr}, [])
-        return self._decode(reply.get("value"), arrays)
-
-    def setitem(self, ref, attr, key, value):
-        self._ensure_running()
-        arrays = []
-        node = wire.encode(value, arrays, _refuse)
-        self._checked({"op": "setitem", "ref": self._ref_id(ref), "attr": attr, "key": key,
-                       "value": node}, arrays)
-
-    def kind(self, name):
-        self._ensure_running()
-        reply, _ = self._checked({"op": "defined", "names": [name]}, [])
-        kinds = reply.get("kinds")
-        value = kinds.get(name) if isinstance(kinds, dict) else None
-        return value[:100] if isinstance(value, str) else None
-
-    def _checked(self, header, arrays):
-        reply, reply_arrays = self._request(header, arrays, self.time_limits.call_s)
-        if reply.get("ok") is not True:
-            error = reply.get("error")
-            raise StudentError(error if isinstance(error, dict) else {})
-        return reply, reply_arrays
-
-    def _decode(self, node, arrays):
-        try:
-            return wire.decode(node, arrays, self._new_ref)
-        except wire.ProtocolError as error:
-            self._retire()
-            raise StudentCrash(f"the worker's reply was malformed ({error})") from None
-
-    def _new_ref(self, ref_id, type_name):
-        ref = wire.RemoteRef(ref_id, type_name)
-        ref.generation = self._generation
-        return ref
-
-    def _ref_id(self, ref):
-        if getattr(ref, "generation", None) != self._generation:
-            raise StudentCrash("not run: the object it needs was lost when the worker was restarted")
-        return ref.ref_id
-
-    def _check_refs(self, value):
-        if isinstance(value, wire.RemoteRef):
-            self._ref_id(value)
-        elif isinstance(value, (tuple, list)):
-            for item in value:
-                self._check_refs(item)
-        elif isinstance(value, dict):
-            for item in value.values():
-                self._check_refs(item)
+    def _exchange(self, header, arrays):
+        return self._request(header, arrays, self.time_limits.call_s)
