@@ -25,6 +25,7 @@ In both, the grader enforces a wall-clock limit on every request and kills the
 sandbox when it is exceeded.
 """
 import importlib.util
+import io
 import json
 import os
 import select
@@ -274,9 +275,9 @@ class Sandbox:
             raise SandboxDied(str(error) or type(error).__name__) from None
 
     def _send(self, header, arrays, deadline):
-        buffer = _Collect()
+        buffer = io.BytesIO()
         wire.write_message(buffer, header, list(arrays))
-        data = memoryview(b"".join(buffer.parts))
+        data = memoryview(buffer.getvalue())
         fd = self.process.stdin.fileno()
         os.set_blocking(fd, False)
         while data:
@@ -308,16 +309,3 @@ class Sandbox:
         ready = select.select([], [fd], [], remaining) if for_write else select.select([fd], [], [], remaining)
         if not any(ready):
             raise SandboxTimeout
-
-
-class _Collect:
-    """A write-only stream that keeps what is written (to send it in one go)."""
-
-    def __init__(self):
-        self.parts = []
-
-    def write(self, data):
-        self.parts.append(bytes(data))
-
-    def flush(self):
-        pass
