@@ -6,7 +6,6 @@ test needs it, further edits to the notebook (a deleted test cell, stripped
 metadata, a fake output).  It is written where nbgrader's ``collect`` would
 put it: ``submitted/<student>/<assignment>/``.
 """
-import copy
 import os
 import re
 import shutil
@@ -74,7 +73,7 @@ def write_submission(course, student, assignment, answers, edit=None, timestamp=
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     for path in sorted(release.glob("*.ipynb")):
-        notebook = copy.deepcopy(cells.read_notebook(path))
+        notebook = cells.read_notebook(path)
         for cell in notebook.cells:
             gid = cells.grade_id(cell)
             if gid in answers and cells.is_answer_cell(cell):
