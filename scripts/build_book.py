@@ -3,7 +3,8 @@
 Stages the pinned offline JavaScript (cheap when already done), then runs Jupyter Book
 with every Sphinx warning as an error (-W), nitpicky references (-n) and --keep-going,
 so one run lists all the problems. Notebooks execute in cache mode: a
-rebuild only re-runs notebooks whose code changed (and re-reads every page, see FULL_READ).
+rebuild only re-runs notebooks whose code changed (and re-reads every page, see FULL_READ),
+or every notebook when the cnnbook package they import changed (see drop_stale_cache).
 
     python scripts/build_book.py            # build into ./_build/html, reusing the cache
     python scripts/build_book.py --clean    # delete ./_build first (execution cache too)
@@ -12,6 +13,7 @@ rebuild only re-runs notebooks whose code changed (and re-reads every page, see 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -26,6 +28,34 @@ STRICT_FLAGS = ("-W", "-n", "--keep-going")
 # seconds): its incremental mode leaves stale state behind, e.g. Sphinx 7.4 drops the
 # index entries of unchanged pages from the search index.
 FULL_READ = ("--all",)
+# Jupyter Book's execution cache is keyed on each notebook's own code, so a change to
+# the cnnbook package every page imports would leave stale outputs on the pages.
+PACKAGE = REPO_ROOT / "cnnbook"
+
+
+def package_fingerprint(package: Path = PACKAGE) -> str:
+    """SHA-256 over the package's Python sources, names included."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def drop_stale_cache(build_dir: Path, fingerprint: str) -> bool:
+    """Delete the execution cache in ``build_dir`` if it was made with other package code.
+
+    Returns True when it deleted one. The fingerprint of the code the cache is made with
+    is kept beside it.
+    """
+    cache = build_dir / ".jupyter_cache"
+    stamp = build_dir / ".jupyter_cache.cnnbook-sha256"
+    stale = cache.exists() and (not stamp.exists() or stamp.read_text().strip() != fingerprint)
+    if stale:
+        shutil.rmtree(cache)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint + "\n")
+    return stale
 
 
 def build_command(source: Path, output: Path) -> list[str]:
@@ -40,6 +70,8 @@ def build(source: Path = REPO_ROOT, output: Path = REPO_ROOT, clean: bool = Fals
         shutil.rmtree(output / "_build", ignore_errors=True)
     if js_assets.main() != 0:
         return 1
+    if drop_stale_cache(output / "_build", package_fingerprint()):
+        print("build_book: cnnbook changed since the last build; every notebook runs again")
     started = time.perf_counter()
     status = subprocess.run(build_command(source, output), cwd=source, check=False).returncode
     elapsed = time.perf_counter() - started

@@ -67,6 +67,32 @@ def test_build_command_is_strict(repo_root):
     assert config["sphinx"]["config"]["nb_execution_raise_on_error"] is True
 
 
+def test_package_fingerprint_follows_every_source_file(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    (package / "sub" / "b.py").write_text("y = 2\n")
+    before = build_book.package_fingerprint(package)
+    assert build_book.package_fingerprint(package) == before
+    (package / "sub" / "b.py").write_text("y = 3\n")
+    assert build_book.package_fingerprint(package) != before
+
+
+def test_execution_cache_is_dropped_when_the_package_changed(tmp_path):
+    build_dir = tmp_path / "_build"
+    cache = build_dir / ".jupyter_cache"
+    cache.mkdir(parents=True)
+    (cache / "entry").write_text("outputs of the old code")
+    assert build_book.drop_stale_cache(build_dir, "old") is True  # made before stamps existed
+    assert not cache.exists()
+    cache.mkdir()
+    assert build_book.drop_stale_cache(build_dir, "old") is False  # same code: kept
+    assert cache.exists()
+    assert build_book.drop_stale_cache(build_dir, "new") is True
+    assert not cache.exists()
+    assert build_book.drop_stale_cache(tmp_path / "fresh", "new") is False  # nothing to drop
+
+
 # ---------------------------------------------------------------- tiny books
 
 
