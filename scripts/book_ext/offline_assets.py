@@ -47,9 +47,15 @@ def problems(config, srcdir: Path, site_dir: Path = js_assets.SITE_DIR) -> list[
 
 
 def check_offline_assets(app, config):
-    found = problems(config, Path(app.srcdir))
+    srcdir = Path(app.srcdir)
+    found = problems(config, srcdir)
     if found:
-        raise ConfigError("offline JavaScript: " + "; ".join(found))
+        # `jupyter-book build <page>` builds from the page's folder, where the relative
+        # static paths of _config.yml point nowhere.
+        hint = "" if (srcdir / "_config.yml").is_file() else (
+            " (build the whole book from the folder of _config.yml, e.g. `make book`: "
+            "single-page builds are not supported)")
+        raise ConfigError("offline JavaScript: " + "; ".join(found) + hint)
 
 
 # The widget manager (embed-amd.js) is made of AMD modules: require.js must run first,
