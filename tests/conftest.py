@@ -4,10 +4,12 @@
 test session, so the build and browser tests always look at a site that matches the
 sources, never at a stale ``_build``. ``tiny_book`` builds throwaway books with the real
 configuration, to test the build's behaviour on pages made for the purpose.
+``run_lab_offline`` executes a lab notebook the way the offline book build does.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +104,24 @@ class TinyBook:
 @pytest.fixture
 def tiny_book(tmp_path, repo_root) -> TinyBook:
     return TinyBook(tmp_path, repo_root)
+
+
+@pytest.fixture
+def run_lab_offline(tmp_path, monkeypatch):
+    """A function that executes a lab notebook as the book build does here and returns the
+    outputs of its code cells: in a fresh folder (no ./data there), downloads forbidden,
+    quick mode forced, figures rendered inline."""
+    from nbclient import NotebookClient
+
+    def run(path: Path) -> list:
+        shutil.copy(path, tmp_path)
+        monkeypatch.setenv("CNNBOOK_DOWNLOAD", "0")
+        monkeypatch.setenv("CNNBOOK_QUICK", "1")
+        monkeypatch.delenv("CNNBOOK_DATA", raising=False)
+        monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        nb = nbformat.read(tmp_path / path.name, as_version=4)
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+
+    return run

@@ -1,6 +1,5 @@
 """Equivariance and invariance measurements: exact where theory says so, not elsewhere;
 and the shifted-MNIST lab that uses them."""
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -235,18 +234,8 @@ def test_lab_is_committed_without_outputs_and_starts_with_its_parameters():
 
 
 @pytest.mark.slow
-def test_lab_executes_in_quick_mode_offline(tmp_path, monkeypatch):
-    from nbclient import NotebookClient
-
-    shutil.copy(LAB, tmp_path)
-    monkeypatch.setenv("CNNBOOK_DOWNLOAD", "0")
-    monkeypatch.setenv("CNNBOOK_QUICK", "1")
-    monkeypatch.delenv("CNNBOOK_DATA", raising=False)
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    nb = nbformat.read(tmp_path / LAB.name, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+def test_lab_executes_in_quick_mode_offline(run_lab_offline):
+    outputs = run_lab_offline(LAB)
     assert not any(o.output_type == "stream" and o.name == "stderr" for o in outputs)
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     markdown = "".join(o["data"].get("text/markdown", "") for o in outputs if "data" in o)

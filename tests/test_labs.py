@@ -1,6 +1,5 @@
 """The PyTorch labs: notebooks as committed, the shared figures, and (slow) each
 lab executed end to end in quick mode, offline."""
-import shutil
 from pathlib import Path
 
 import matplotlib
@@ -135,19 +134,8 @@ def test_run_description_names_mode_and_fallback():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", LABS)
-def test_lab_executes_in_quick_mode_offline(name, tmp_path, monkeypatch):
-    from nbclient import NotebookClient
-
-    # a fresh folder: no ./data there, downloads forbidden, quick mode forced
-    shutil.copy(lab_path(name), tmp_path)
-    monkeypatch.setenv("CNNBOOK_DOWNLOAD", "0")
-    monkeypatch.setenv("CNNBOOK_QUICK", "1")
-    monkeypatch.delenv("CNNBOOK_DATA", raising=False)
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    nb = nbformat.read(tmp_path / f"{name}.ipynb", as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+def test_lab_executes_in_quick_mode_offline(name, run_lab_offline):
+    outputs = run_lab_offline(lab_path(name))
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     markdown = "".join(o["data"].get("text/markdown", "") for o in outputs if "data" in o)
     assert not any(o.output_type == "stream" and o.name == "stderr" for o in outputs)
