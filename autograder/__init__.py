@@ -6,5 +6,16 @@ worker process, hidden checks compare what they return with a trusted oracle,
 and the scores land in nbgrader's gradebook.  See the instructor guide
 (book/instructors/grading_guide.md) for the whole workflow.
 
+The folders follow the trust boundary, from the inside out; each may import
+only the ones before it (``tests/test_autograder_layout.py`` enforces it):
+
+* ``in_sandbox/``: what runs inside the sandbox (standard library and numpy only);
+* ``isolation/``: the host side of isolation: starting, limiting and talking to sandboxes;
+* ``checks/``: the hidden checks with their oracle, cases and comparisons;
+* ``nbgrader_io/``: notebooks, release, submissions, autograded notebooks, gradebook;
+* this folder: the command line (``__main__.py``), one submission
+  (``one_submission.py``), a whole class (``whole_class.py``) and the checks inside a
+  notebook kernel for plain nbgrader (``notebook.py``).
+
 This package is the instructor's side: it never ships to students.
 """

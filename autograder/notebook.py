@@ -18,10 +18,10 @@ import contextlib
 import os
 import sys
 
-from .report import part_feedback
-from .runner import run_checks
-from .secret import course_secret
-from .student import DirectStudent
+from .checks.feedback import part_feedback
+from .checks.runner import run_checks
+from .checks.secret import course_secret
+from .isolation.student import DirectStudent
 
 DEBUG_VAR = "AUTOGRADER_DEBUG"
 

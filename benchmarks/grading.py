@@ -2,7 +2,7 @@
 
 Builds a throw-away course with a synthetic class (by default 50 submissions:
 the instructor solutions, a second correct implementation and the typical bugs
-of autograder/corpus.py, in turn), then times, on the same class:
+of tests/corpus.py, in turn), then times, on the same class:
 
 * one reference-quality submission alone (`--student`, one worker, start-up
   included): the issue's target is at most 20 s;
@@ -29,10 +29,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+# The synthetic class is test data: it lives with the tests, outside the deployed grader.
+sys.path.insert(0, str(REPO / "tests"))
 
-from autograder import corpus  # noqa: E402
-from autograder.grading import reports_dir  # noqa: E402
-from autograder.sandbox import available_isolation  # noqa: E402
+import corpus  # noqa: E402
+from autograder.isolation.sandbox import available_isolation  # noqa: E402
+from autograder.one_submission import reports_dir  # noqa: E402
 
 ASSIGNMENT = "numpy_cnn"
 TARGET_SINGLE_S = 20.0

@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # for autograder.cells, a top-level folder
 
-from autograder.cells import solution_namespace  # noqa: E402
+from autograder.nbgrader_io.cells import solution_namespace  # noqa: E402
 from cnnbook.fast_layers import (conv_backward_fast, conv_forward_fast,  # noqa: E402
                                  max_pool_backward_fast, max_pool_forward_fast)
 

@@ -14,7 +14,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-from autograder import cells, corpus  # noqa: E402
+import corpus  # noqa: E402
+from autograder.nbgrader_io import cells  # noqa: E402
 from test_autograder_units import POINTS  # noqa: E402
 
 ASSIGNMENT = "numpy_cnn"

@@ -21,8 +21,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-from autograder import cells, corpus  # noqa: E402
-from autograder.sandbox import available_isolation  # noqa: E402
+import corpus  # noqa: E402
+from autograder.nbgrader_io import cells  # noqa: E402
+from autograder.isolation.sandbox import available_isolation  # noqa: E402
 from test_autograder_sandbox import wait_until_gone  # noqa: E402
 from test_autograder_units import BUG_FAILURES, POINTS, expected_points  # noqa: E402
 

@@ -8,12 +8,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-from autograder import sandbox as sandbox_module  # noqa: E402
-from autograder import wire  # noqa: E402
-from autograder.probe import probe_answers  # noqa: E402
-from autograder.sandbox import (BASE_UID, Sandbox, SandboxDied, SandboxTimeout,  # noqa: E402
+from autograder.in_sandbox import wire  # noqa: E402
+from autograder.isolation import sandbox as sandbox_module  # noqa: E402
+from autograder.isolation.probe import probe_answers  # noqa: E402
+from autograder.isolation.sandbox import (BASE_UID, Sandbox, SandboxDied, SandboxTimeout,  # noqa: E402
                                 available_isolation)
-from autograder.student import (Program, SandboxStudent, StudentCrash, StudentError,  # noqa: E402
+from autograder.isolation.student import (Program, SandboxStudent, StudentCrash, StudentError,  # noqa: E402
                                 StudentTimeout, TimeLimits)
 
 NAMESPACES, WHY_NOT = available_isolation()

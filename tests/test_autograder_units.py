@@ -12,19 +12,21 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-from autograder import autograded, cells, checking, corpus, oracle, secret, submission, wire
+import corpus
+from autograder.checks import checking, oracle, secret
+from autograder.in_sandbox import wire
+from autograder.nbgrader_io import autograded, cells, release, submission
 from autograder.notebook import grade_part
-from autograder.parts import ASSIGNMENTS, assignment_parts
-from autograder.report import part_feedback
-from autograder.runner import CheckResult, PartResult, check_weights, run_checks
-from autograder.student import DirectStudent, StudentError
+from autograder.checks.parts import ASSIGNMENTS, assignment_parts
+from autograder.checks.feedback import part_feedback
+from autograder.checks.runner import CheckResult, PartResult, check_weights, run_checks
+from autograder.isolation.student import DirectStudent, StudentError
 from cnnbook.gradient_check import eval_numerical_gradient_array
 
 SOLUTIONS = REPO / "solutions" / "numpy_cnn"
 RELEASE = REPO / "exercises" / "numpy_cnn"
-POINTS = {"conv_forward_naive": 10, "conv_backward_naive": 15, "max_pool_forward_naive": 5,
-          "max_pool_backward_naive": 10, "spatial_batchnorm_forward": 10,
-          "spatial_batchnorm_backward": 10, "three_layer_convnet": 20}
+# The points of each part's test cell in the release: a new part needs no entry here.
+POINTS = release.load_release(RELEASE, assignment_parts("numpy_cnn")).points
 SECRET = b"unit-test-secret"
 
 
@@ -402,7 +404,7 @@ def _release_notebook():
     )
     notebook.cells[1]["id"] = "answer-cell"
     part = assignment_parts("numpy_cnn")[0]
-    nb = submission.ReleaseNotebook("convolution", notebook, cells.answer_cells(notebook),
+    nb = release.ReleaseNotebook("convolution", notebook, cells.answer_cells(notebook),
                                     cells.test_cells(notebook), cells.setup_statements(notebook), [part])
     return nb, part
 

@@ -1,7 +1,7 @@
 """The fast layers agree with the naive instructor solutions of the exercises.
 
 The naive layers are read from the answer cells of solutions/numpy_cnn/*.ipynb
-(through autograder.cells).  A test is skipped only while its solution
+(through autograder.nbgrader_io.cells).  A test is skipped only while its solution
 notebook is missing from the tree.
 """
 from functools import lru_cache
@@ -15,7 +15,7 @@ from cnnbook.fast_layers import (conv_backward_fast, conv_forward_fast, max_pool
                                  spatial_batchnorm_forward_fast)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-from autograder.cells import solution_namespace  # noqa: E402
+from autograder.nbgrader_io.cells import solution_namespace  # noqa: E402
 from test_fast_layers import CONV_CASES, DTYPES, POOL_CASES, random_arrays  # noqa: E402
 
 SOLUTIONS = REPO_ROOT / "solutions" / "numpy_cnn"

@@ -1,21 +1,21 @@
 """Fixtures of the hidden checks: the student, a seeded generator, a verifier.
 
-The runner (autograder/runner.py) provides the student factory and the
+The runner (autograder/checks/runner.py) provides the student factory and the
 course secret through pytest's stash; run the checks through it, not bare.
 """
 import numpy as np
 import pytest
 
-from autograder.checking import Verifier
-from autograder.runner import SECRET, STUDENTS, VERIFIER
-from autograder.secret import case_seed
+from autograder.checks.checking import Verifier
+from autograder.checks.runner import SECRET, STUDENTS, VERIFIER
+from autograder.checks.secret import case_seed
 
 
 @pytest.fixture(scope="module")
 def student(request):
     factory = request.config.stash.get(STUDENTS, None)
     if factory is None:
-        raise pytest.UsageError("the hidden checks run through autograder.runner.run_checks")
+        raise pytest.UsageError("the hidden checks run through autograder.checks.runner.run_checks")
     student = factory(request.module.PART)
     yield student
     student.close()

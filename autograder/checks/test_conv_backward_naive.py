@@ -9,8 +9,8 @@ with one channel (1), float32 (0.5), dout left unmodified (0.5).
 import numpy as np
 import pytest
 
-from autograder import cases, oracle
-from autograder.checking import BACKWARD, BACKWARD_32, forward_pass
+from autograder.checks import cases, oracle
+from autograder.checks.checking import BACKWARD, BACKWARD_32, forward_pass
 
 PART = "conv_backward_naive"
 FORWARD_FUNCTION = "conv_forward_naive"

@@ -7,8 +7,8 @@ with one channel (1), float32 (1), inputs left unmodified (1).
 import numpy as np
 import pytest
 
-from autograder import cases, oracle
-from autograder.checking import FORWARD, FORWARD_32, forward_pass
+from autograder.checks import cases, oracle
+from autograder.checks.checking import FORWARD, FORWARD_32, forward_pass
 
 PART = "conv_forward_naive"
 

@@ -11,8 +11,8 @@ unmodified (0.5).
 import numpy as np
 import pytest
 
-from autograder import cases, oracle
-from autograder.checking import BACKWARD, BACKWARD_32, forward_pass
+from autograder.checks import cases, oracle
+from autograder.checks.checking import BACKWARD, BACKWARD_32, forward_pass
 
 PART = "max_pool_backward_naive"
 FORWARD_FUNCTION = "max_pool_forward_naive"

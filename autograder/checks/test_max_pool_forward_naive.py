@@ -8,8 +8,8 @@ float32 (1), input left unmodified (1).
 import numpy as np
 import pytest
 
-from autograder import cases, oracle
-from autograder.checking import FORWARD, FORWARD_32, forward_pass
+from autograder.checks import cases, oracle
+from autograder.checks.checking import FORWARD, FORWARD_32, forward_pass
 
 PART = "max_pool_forward_naive"
 

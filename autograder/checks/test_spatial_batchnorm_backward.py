@@ -8,8 +8,8 @@ unmodified (1).
 import numpy as np
 import pytest
 
-from autograder import cases, oracle
-from autograder.checking import BACKWARD, BACKWARD_32, forward_pass
+from autograder.checks import cases, oracle
+from autograder.checks.checking import BACKWARD, BACKWARD_32, forward_pass
 
 PART = "spatial_batchnorm_backward"
 FORWARD_FUNCTION = "spatial_batchnorm_forward"

@@ -9,8 +9,8 @@ channel (1), float32 (1), inputs left unmodified (1).
 import numpy as np
 import pytest
 
-from autograder import cases, oracle
-from autograder.checking import FORWARD, FORWARD_32
+from autograder.checks import cases, oracle
+from autograder.checks.checking import FORWARD, FORWARD_32
 
 PART = "spatial_batchnorm_forward"
 DEFAULT_EPS = 1e-5

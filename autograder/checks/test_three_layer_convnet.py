@@ -12,8 +12,8 @@ regularisation (1), gradients consistent with its own loss (1).
 import numpy as np
 import pytest
 
-from autograder import cases, oracle
-from autograder.checking import BACKWARD, FORWARD, CheckFailed, Tolerance
+from autograder.checks import cases, oracle
+from autograder.checks.checking import BACKWARD, FORWARD, CheckFailed, Tolerance
 
 PART = "three_layer_convnet"
 CLASS = "ThreeLayerConvNet"

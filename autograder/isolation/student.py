@@ -2,14 +2,14 @@
 
 Checks never touch student objects directly.  They call through a
 :class:`Student`, and get back numpy arrays, plain Python values, or
-:class:`~autograder.wire.RemoteRef` handles for objects that stay with the
+:class:`~autograder.in_sandbox.wire.RemoteRef` handles for objects that stay with the
 student (a layer's cache, a model).  Two transports implement it:
 
 * :class:`SandboxStudent` (the trusted grader): the code runs in an isolated
-  worker process (:mod:`autograder.sandbox`); values cross as JSON and ``.npy``.
+  worker process (:mod:`autograder.isolation.sandbox`); values cross as JSON and ``.npy``.
 * :class:`DirectStudent` (``grade_part`` inside a notebook kernel, used by
   plain ``nbgrader autograde``/``validate``): the code runs in this process,
-  and the worker's own request handler (:mod:`autograder.worker`) answers,
+  and the worker's own request handler (:mod:`autograder.in_sandbox.worker`) answers,
   so checks see exactly the same kinds of values from both.
 
 Whatever the student's code does wrong surfaces as one of three exceptions,
@@ -20,9 +20,9 @@ import linecache
 import time
 from dataclasses import dataclass, field
 
-from . import wire
+from ..in_sandbox import wire
+from ..in_sandbox.worker import Worker, describe_error
 from .sandbox import Sandbox, SandboxDied, SandboxTimeout
-from .worker import Worker, describe_error
 
 
 class StudentError(Exception):

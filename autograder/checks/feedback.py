@@ -1,4 +1,4 @@
-"""Feedback text for students and the class-wide grades table.
+"""Feedback text for students: what a part's checks found, in words.
 
 Feedback lists, per graded part, the points, how the answer cells were
 found, and per check its name, its weight, and what was expected and what
@@ -6,7 +6,6 @@ happened.  It is built only from check titles, :class:`CheckFailed`
 messages, the student's own exceptions and notes of what passed: never from
 the checks' source, their inputs or their seeds.
 """
-import csv
 
 
 def format_points(value):
@@ -14,7 +13,7 @@ def format_points(value):
 
 
 def part_feedback(result):
-    """Lines of feedback for one :class:`~autograder.runner.PartResult`."""
+    """Lines of feedback for one :class:`~autograder.checks.runner.PartResult`."""
     lines = [f"{result.part}: {format_points(result.points)} / {format_points(result.max_points)} points"]
     lines += [f"  note: {note}" for note in result.notes]
     previous_message = None
@@ -47,13 +46,3 @@ def submission_feedback(student, assignment, part_results, notebook_notes=()):
                  "The checks run on hidden random inputs; relative errors are "
                  "|yours - expected| / (|yours| + |expected|), largest over the array.")
     return "\n".join(lines) + "\n"
-
-
-def write_grades_csv(path, parts, rows):
-    """``rows``: ``[(student, {part: points}, total, status, flags)]``, one per student."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", *parts, "total", "status", "flags"])
-        for student, points, total, status, flags in rows:
-            writer.writerow([student, *(format_points(points.get(part, 0.0)) for part in parts),
-                             format_points(total), status, " | ".join(flags)])

@@ -10,7 +10,7 @@ Nothing here is trusted: the student's code runs in this very process and may
 rewrite any of it.  That is fine, because the grader only ever receives
 arrays and plain values from here and compares them with its own oracle.
 Inside a notebook kernel (plain nbgrader, untrusted as well),
-:class:`~autograder.student.DirectStudent` answers with this same handler.
+:class:`~autograder.isolation.student.DirectStudent` answers with this same handler.
 """
 import builtins
 import os

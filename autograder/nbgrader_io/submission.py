@@ -1,70 +1,78 @@
-"""The trusted release, and what a submitted notebook contains.
+"""What a submitted notebook contains, read once into what the sandbox needs.
 
-The release notebooks (what students received) are the trusted reference:
-they say which notebook holds which part, how many points each test cell
-carries, and which setup code the answer cells may rely on.  A submitted
-notebook is only ever *read* here: its answer cells are located (by
-``grade_id``, else by nbgrader cell id, else by the name they define) and its
-test cells compared with the release to detect tampering.
+:func:`read_submission` is the one pass over a student's folder: each
+notebook of the release is read (or noted missing or unreadable), its answer
+cells are located (by ``grade_id``, else by nbgrader cell id, else by the
+name they define), its test cells are compared with the release for
+tampering evidence, and each graded part gets the :class:`Program` its
+sandbox will load.  A submitted notebook is only ever *read* here.
 """
 import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..isolation.student import Program
 from . import cells
 
 
-class ReleaseError(Exception):
-    """The release and the autograder's list of parts do not fit together."""
-
-
 @dataclass
-class ReleaseNotebook:
-    name: str
-    notebook: object
-    answers: dict
-    tests: dict
-    setup: list
-    parts: list = field(default_factory=list)
+class Submission:
+    """What the trusted side read from one student's submitted notebooks."""
+    notebooks: dict = field(default_factory=dict)   # notebook name -> notebook
+    located: dict = field(default_factory=dict)     # notebook name -> {part: Located}
+    programs: dict = field(default_factory=dict)    # part -> Program for its sandbox
+    missing: dict = field(default_factory=dict)     # part -> why its notebook is absent
+    flags: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
 
-@dataclass
-class Release:
-    notebooks: dict          # name -> ReleaseNotebook
-    part_notebook: dict      # part -> notebook name
-    points: dict             # part -> points of its test cell
+def read_submission(submitted_dir, release):
+    """Read ``submitted_dir`` (``submitted/<student>/<assignment>``) against the :class:`Release`."""
+    submission = Submission()
+    for name, release_nb in release.notebooks.items():
+        path = Path(submitted_dir) / f"{name}.ipynb"
+        try:
+            notebook = cells.read_notebook(path)
+        except cells.NotebookError as error:
+            _note_missing(submission, name, release_nb, path, error)
+            continue
+        submission.notebooks[name] = notebook
+        submission.flags += integrity_flags(notebook, release_nb)
+        located = {}
+        for part in release_nb.parts:
+            where = locate_answer(notebook, release_nb.answers[part.name], part)
+            if where is not None:
+                located[part.name] = where
+                submission.flags += honesty_flags(where, cells.cell_source(release_nb.answers[part.name]),
+                                                  part, name)
+        submission.located[name] = located
+        for part in release_nb.parts:
+            submission.programs[part.name] = _program(part, located, release_nb)
+    return submission
 
 
-def load_release(release_dir, parts):
-    """Read the release notebooks and match them with ``parts``; :class:`ReleaseError` if they disagree."""
-    paths = sorted(Path(release_dir).glob("*.ipynb"))
-    if not paths:
-        raise ReleaseError(f"no release notebooks in {release_dir}; run nbgrader generate_assignment first")
-    notebooks = {}
-    for path in paths:
-        notebook = cells.read_notebook(path)
-        notebooks[path.stem] = ReleaseNotebook(path.stem, notebook, cells.answer_cells(notebook),
-                                               cells.test_cells(notebook), cells.setup_statements(notebook))
-    part_notebook, points = {}, {}
-    for part in parts:
-        homes = [nb for nb in notebooks.values() if part.name in nb.answers]
-        if len(homes) != 1:
-            raise ReleaseError(f"the answer cell {part.name!r} should be in exactly one release notebook, "
-                               f"found {len(homes)}")
-        home = homes[0]
-        if part.test_cell not in home.tests:
-            raise ReleaseError(f"{home.name}.ipynb has no test cell {part.test_cell!r}")
-        home.parts.append(part)
-        part_notebook[part.name] = home.name
-        points[part.name] = float(cells.nbgrader_metadata(home.tests[part.test_cell]).get("points", 0))
-    known = {part.test_cell for part in parts}
-    for nb in notebooks.values():
-        unknown = [test for test in nb.tests if test not in known]
-        if unknown:
-            raise ReleaseError(f"{nb.name}.ipynb has test cells without hidden checks: {unknown}; "
-                               "the trusted grader would have to give their points blindly")
-    return Release(notebooks, part_notebook, points)
+def _note_missing(submission, name, release_nb, path, error):
+    reason = "unreadable" if path.exists() else "not submitted"
+    detail = f" ({error})" if path.exists() else ""
+    submission.notes.append(f"{name}.ipynb: {reason}{detail}; its parts get 0 points")
+    if path.exists():
+        submission.flags.append(f"{name}: notebook unreadable")
+    submission.missing.update({part.name: f"{name}.ipynb was {reason}" for part in release_nb.parts})
+
+
+def _program(part, located, release_nb):
+    """Setup imports plus the answer cells ``part`` needs, its dependencies first."""
+    wanted = [name for name in (*part.needs, part.name) if name in located]
+    sources = [located[name].source for name in wanted]
+    notes = [located[name].note for name in wanted if located[name].note]
+    for name in (*part.needs, part.name):
+        if name not in located:
+            needed_by = "" if name == part.name else f", which {part.name} needs"
+            notes.append(f"no answer cell for {name} was found (no cell with its grade_id or cell id, "
+                         f"and none defining it){needed_by}")
+    cells_to_run = [(name, cells.strip_magics(located[name].source)) for name in wanted]
+    return Program(needed_setup(release_nb.setup, sources), cells_to_run, notes)
 
 
 # ---------------------------------------------------------------------------
@@ -165,6 +173,18 @@ def claimed_pass(notebook, test_id):
     outputs = cell.get("outputs") or []
     return not any(o.get("output_type") == "error" or
                    (o.get("output_type") == "stream" and o.get("name") == "stderr") for o in outputs)
+
+
+def disagreement_flags(parts, submission, release, results):
+    """Test cells the submitted notebook shows passing while the trusted grade is zero."""
+    flags = []
+    for part in parts:
+        notebook = submission.notebooks.get(release.part_notebook[part.name])
+        result = results[part.name]
+        if notebook is not None and claimed_pass(notebook, part.test_cell) and result.points == 0:
+            flags.append(f"{part.test_cell}: the submitted notebook shows it passing, "
+                         f"the trusted grade is 0 / {result.max_points:g}")
+    return flags
 
 
 def honesty_flags(located, release_source, part, notebook_name):

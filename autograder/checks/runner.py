@@ -1,9 +1,9 @@
-"""Run the hidden checks (pytest modules in ``autograder/checks/``) and score them.
+"""Run the hidden checks (the pytest modules beside this file) and score them.
 
-Each graded part has one module, ``checks/test_<part>.py``.  Its tests take
-the fixtures ``student`` (a :class:`~autograder.student.Student` for that part),
+Each graded part has one module, ``test_<part>.py``.  Its tests take
+the fixtures ``student`` (a :class:`~autograder.isolation.student.Student` for that part),
 ``rng`` (a generator seeded from the course secret, the part and the check)
-and ``verify`` (a :class:`~autograder.checking.Verifier`), and carry their
+and ``verify`` (a :class:`~autograder.checks.checking.Verifier`), and carry their
 share of the part's points as ``@pytest.mark.weight(w)``.  A part's score is
 ``points * (sum of passed weights) / (sum of all weights)``.
 
@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from .checking import CheckFailed
-from .student import StudentCrash, StudentError, StudentTimeout
+from ..isolation.student import StudentCrash, StudentError, StudentTimeout
 
-CHECKS_DIR = Path(__file__).resolve().parent / "checks"
+CHECKS_DIR = Path(__file__).resolve().parent
 STUDENTS = pytest.StashKey()
 SECRET = pytest.StashKey()
 VERIFIER = pytest.StashKey()

@@ -15,7 +15,8 @@ import secrets
 import time
 from pathlib import Path
 
-SECRET_FILE = Path(__file__).resolve().parent / ".secret"
+# autograder/.secret (git-ignored), at the top of the package where instructors look for it.
+SECRET_FILE = Path(__file__).resolve().parents[1] / ".secret"
 ENV_VAR = "AUTOGRADER_SECRET"
 
 

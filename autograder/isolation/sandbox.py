@@ -6,7 +6,7 @@ automatically (``--isolation`` overrides):
 ``namespaces`` (the grader runs as root and ``unshare`` exists):
     a new network namespace (no network), PID namespace (killing the sandbox
     kills everything the submission started) and mount namespace with a
-    minimal read-only filesystem view (see :mod:`autograder.sandbox_init`),
+    minimal read-only filesystem view (see :mod:`autograder.in_sandbox.sandbox_init`),
     an unprivileged user id of its own, ``no_new_privs``, and resource limits.
 
 ``userns`` (not root, but the kernel allows unprivileged user namespaces):
@@ -39,10 +39,11 @@ import time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
-from . import wire
-from .sandbox_init import WORKER_FILES, set_limits
+from ..in_sandbox import wire
+from ..in_sandbox.sandbox_init import WORKER_FILES, set_limits
 
-HERE = Path(__file__).resolve().parent
+# The files that run inside the sandbox (they import nothing of the trusted side).
+IN_SANDBOX = Path(__file__).resolve().parents[1] / "in_sandbox"
 SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc")
 # Sandboxed workers run as uid/gid BASE_UID + (grader pid): distinct from every
 # real account and from any other sandbox running at the same time, so that
@@ -198,12 +199,12 @@ class Sandbox:
                   "python": sys.executable, "uid": uid, "gid": uid, "userns": userns,
                   "env": minimal_env(), "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits)}
         command = ["unshare", *(["--user", "--map-root-user"] if userns else []), *NAMESPACE_FLAGS, "--",
-                   sys.executable, "-I", "-B", str(HERE / "sandbox_init.py"), json.dumps(config)]
+                   sys.executable, "-I", "-B", str(IN_SANDBOX / "sandbox_init.py"), json.dumps(config)]
         return command, {"cwd": self._scratch}
 
     def _process_command(self):
         for name in WORKER_FILES:
-            shutil.copyfile(HERE / name, Path(self._scratch) / name)
+            shutil.copyfile(IN_SANDBOX / name, Path(self._scratch) / name)
         limits = asdict(self.limits)
         command = [sys.executable, "-I", "-B", str(Path(self._scratch) / "worker.py")]
         return command, {"cwd": self._scratch, "start_new_session": True,

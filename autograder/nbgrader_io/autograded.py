@@ -12,7 +12,7 @@ import copy
 import nbformat
 
 from . import cells
-from .report import part_feedback
+from ..checks.feedback import part_feedback
 
 
 def build(release_nb, student_nb, located, results):

@@ -1,0 +1,10 @@
+"""The host side of isolation: starting, limiting, talking to and probing sandboxes.
+
+* ``sandbox.py``: the isolation levels, resource limits and one :class:`Sandbox` process;
+* ``student.py``: :class:`Student`, the one door through which hidden checks call
+  student code (in a sandbox, or in a notebook kernel for plain nbgrader);
+* ``probe.py``: ``python -m autograder isolation``, what a sandbox can reach.
+
+Imports: ``autograder.in_sandbox`` (to start it and speak its wire format) and
+the standard library; never the checks, the nbgrader side or the orchestration.
+"""
