@@ -10,6 +10,7 @@ Everything else is an ordinary cell.  This module is the one place that knows
 that layout; the grader, the benchmarks and the tests all go through it.
 """
 import ast
+import math
 from pathlib import Path
 
 import nbformat
@@ -24,7 +25,11 @@ class NotebookError(ValueError):
 
 
 def read_notebook(path):
-    """The notebook at ``path`` as nbformat v4, or a :class:`NotebookError` saying why not."""
+    """The notebook at ``path`` as nbformat v4, or a :class:`NotebookError` saying why not.
+
+    For trusted files (the release, the instructor solutions, autograded notebooks);
+    submitted notebooks arrive as bytes from :mod:`autograder.nbgrader_io.submission`.
+    """
     path = Path(path)
     if not path.is_file():
         raise NotebookError(f"{path}: no such notebook")
@@ -32,17 +37,104 @@ def read_notebook(path):
     if size > MAX_NOTEBOOK_BYTES:
         raise NotebookError(f"{path}: {size} bytes is too large for a notebook "
                             f"(limit {MAX_NOTEBOOK_BYTES}); clear its outputs")
+    return parse_notebook(path.read_bytes(), str(path))
+
+
+def parse_notebook(data, label):
+    """The notebook in the bytes ``data`` (called ``label`` in errors), checked by :func:`layout_problem`.
+
+    Errors never quote the content: a "notebook" may be any file the student
+    pointed at, and the error goes into their feedback.
+    """
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(f"{label}: {len(data)} bytes is too large for a notebook "
+                            f"(limit {MAX_NOTEBOOK_BYTES}); clear its outputs")
     try:
-        with open(path, encoding="utf-8") as handle:
-            notebook = nbformat.read(handle, as_version=4)
-    except UnicodeDecodeError as error:
-        raise NotebookError(f"{path}: not a text file ({error.reason})") from None
-    except Exception as error:  # nbformat raises several unrelated types for bad JSON
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise NotebookError(f"{path}: not a readable Jupyter notebook ({reason})") from None
-    if not isinstance(notebook.get("cells"), list):
-        raise NotebookError(f"{path}: the notebook has no list of cells")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotebookError(f"{label}: not a text file (not UTF-8)") from None
+    try:
+        notebook = nbformat.reads(text, as_version=4, capture_validation_error={})
+    except Exception:  # nbformat raises several unrelated types for bad JSON
+        raise NotebookError(f"{label}: not a readable Jupyter notebook (not JSON of nbformat 4)") from None
+    problem = layout_problem(notebook)
+    if problem:
+        raise NotebookError(f"{label}: not a readable Jupyter notebook ({problem})")
     return notebook
+
+
+# What honest notebooks never exceed; bounds what grading one notebook may cost.
+MAX_CELLS = 5000
+MAX_GRADE_ID = 200
+_NBGRADER_TYPES = {"grade_id": str, "solution": bool, "grade": bool, "locked": bool, "task": bool}
+
+
+def layout_problem(notebook):
+    """Why the grader cannot read ``notebook`` safely (a short phrase, no content), or "".
+
+    Checks the types of everything the grader reads (cells, sources, nbgrader
+    metadata, outputs), so that the rest of this module may rely on them.
+    """
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        return "the notebook has no list of cells"
+    if len(cells) > MAX_CELLS:
+        return f"more than {MAX_CELLS} cells"
+    for number, cell in enumerate(cells, start=1):
+        problem = _cell_problem(cell)
+        if problem:
+            return f"cell {number}: {problem}"
+    return ""
+
+
+def _cell_problem(cell):
+    if not isinstance(cell, dict):
+        return "not a cell"
+    if cell.get("cell_type") not in ("code", "markdown", "raw"):
+        return "unknown cell type"
+    if not _is_text(cell.get("source", "")):
+        return "its source is not text"
+    if not isinstance(cell.get("metadata", {}), dict) or not isinstance(cell.get("id", ""), str):
+        return "malformed metadata or id"
+    problem = _nbgrader_problem(cell.get("metadata", {}).get("nbgrader", {}))
+    if problem or cell["cell_type"] != "code":
+        return problem
+    if not isinstance(cell.get("outputs", []), list):
+        return "its outputs are not a list"
+    count = cell.get("execution_count")
+    if count is not None and type(count) is not int:
+        return "malformed execution count"
+    return next(filter(None, map(_output_problem, cell.get("outputs", []))), "")
+
+
+def _nbgrader_problem(meta):
+    if not isinstance(meta, dict):
+        return "malformed nbgrader metadata"
+    for key, kind in _NBGRADER_TYPES.items():
+        if key in meta and type(meta[key]) is not kind:
+            return f"nbgrader {key} of the wrong type"
+    if len(meta.get("grade_id", "")) > MAX_GRADE_ID:
+        return "nbgrader grade_id too long"
+    points = meta.get("points", 0)
+    if type(points) not in (int, float) or not math.isfinite(points):
+        return "nbgrader points are not a number"
+    return ""
+
+
+def _output_problem(output):
+    if not isinstance(output, dict) or not isinstance(output.get("output_type"), str):
+        return "malformed output"
+    data = output.get("data", {})
+    if not _is_text(output.get("text", "")) or not isinstance(data, dict):
+        return "malformed output text"
+    if not _is_text(data.get("text/plain", "")) or not isinstance(output.get("name", ""), str):
+        return "malformed output text"
+    return ""
+
+
+def _is_text(value):
+    """nbformat's multiline string: a string, or a list of strings."""
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
 
 
 def nbgrader_metadata(cell):
@@ -115,11 +207,22 @@ def strip_magics(source):
                      for line in lines)
 
 
+def parse_source(source):
+    """The syntax tree of a cell's ``source`` (magics commented out), or None if it does not parse.
+
+    Python's parser answers some pathological sources (deeply nested, very long
+    chains) with RecursionError or MemoryError instead of SyntaxError.
+    """
+    try:
+        return ast.parse(strip_magics(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def defined_names(source):
     """Names that ``source`` binds at top level with ``def``/``class``/import; empty if unparsable."""
-    try:
-        tree = ast.parse(strip_magics(source))
-    except SyntaxError:
+    tree = parse_source(source)
+    if tree is None:
         return set()
     names = set()
     for node in tree.body:

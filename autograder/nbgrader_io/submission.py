@@ -1,19 +1,143 @@
-"""What a submitted notebook contains, read once into what the sandbox needs.
+"""What a submitted folder contains, read once into what the sandbox needs.
 
-:func:`read_submission` is the one pass over a student's folder: each
-notebook of the release is read (or noted missing or unreadable), its answer
-cells are located (by ``grade_id``, else by nbgrader cell id, else by the
-name they define), its test cells are compared with the release for
-tampering evidence, and each graded part gets the :class:`Program` its
-sandbox will load.  A submitted notebook is only ever *read* here.
+:func:`read_submitted_folder` reads ``submitted/<student>/<assignment>/`` once
+into a :class:`SubmittedFolder`: bytes in memory, regular files only, never
+through a symbolic link (``O_NOFOLLOW`` on every component under
+``submitted/``), every size and name bounded.  That value is all the rest of
+grading sees of the student's folder (and what a remote worker receives).
+
+:func:`read_submission` then parses it against the release: each notebook of
+the release is parsed (or noted missing or unreadable), its answer cells are
+located (by ``grade_id``, else by nbgrader cell id, else by the name they
+define), its test cells are compared with the release for tampering
+evidence, and each graded part gets the :class:`Program` its sandbox will
+load.  Notes about what was refused never quote the content of a file.
 """
 import ast
+import errno
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nbgrader.utils import parse_utc
+
 from ..isolation.student import Program
 from . import cells
+
+TIMESTAMP_FILE = "timestamp.txt"
+# nbgrader writes "2026-03-01 12:00:00.123456 UTC"; anything else is not a timestamp.
+MAX_TIMESTAMP_BYTES = 64
+TIMESTAMP_TEXT = re.compile(r"[0-9A-Za-z :.+\-]{1,64}")
+MAX_NAME_CHARS = 100
+_OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_OPEN_FOLDER = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+@dataclass(frozen=True)
+class SubmittedFolder:
+    """A student's submitted folder, read once: the only view of it that grading uses."""
+    student: str
+    files: dict                     # notebook name (no .ipynb) -> bytes, regular files only
+    timestamp: str = ""             # validated timestamp.txt text, "" when absent or refused
+    refused: dict = field(default_factory=dict)   # file name -> why it was not read
+
+
+def read_submitted_folder(folder, notebook_names):
+    """Read ``folder`` (``submitted/<student>/<assignment>``): the notebooks ``notebook_names`` and the timestamp."""
+    folder = Path(folder)
+    student = folder.parent.name
+    try:
+        fd = _open_submission_folder(folder)
+    except OSError as error:
+        why = _refusal(error, "folder")
+        return SubmittedFolder(student, {}, "", {f"{name}.ipynb": why for name in notebook_names})
+    try:
+        return _read_open_folder(fd, student, notebook_names)
+    finally:
+        os.close(fd)
+
+
+def _open_submission_folder(folder):
+    """A descriptor of ``folder``, opened without following a link at the student's level or below."""
+    if not _safe_name(folder.parent.name) or not _safe_name(folder.name):
+        raise OSError(errno.EINVAL, "odd folder name")
+    parent = os.open(folder.parent, _OPEN_FOLDER)
+    try:
+        return os.open(folder.name, _OPEN_FOLDER, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
+def _safe_name(name):
+    return 0 < len(name) <= MAX_NAME_CHARS and name.isprintable() and "/" not in name
+
+
+def _read_open_folder(fd, student, notebook_names):
+    files, refused = {}, {}
+    for name in notebook_names:
+        try:
+            data = _read_regular_file(fd, f"{name}.ipynb", cells.MAX_NOTEBOOK_BYTES)
+        except OSError as error:
+            refused[f"{name}.ipynb"] = _refusal(error, "file")
+            continue
+        if data is not None:
+            files[name] = data
+    timestamp = ""
+    try:
+        timestamp = _timestamp(_read_regular_file(fd, TIMESTAMP_FILE, MAX_TIMESTAMP_BYTES))
+    except (OSError, ValueError) as error:
+        refused[TIMESTAMP_FILE] = _refusal(error, "file") if isinstance(error, OSError) else str(error)
+    return SubmittedFolder(student, files, timestamp, refused)
+
+
+def _read_regular_file(dir_fd, name, limit):
+    """The bytes of ``name`` in ``dir_fd`` (None if absent); OSError for a link, an odd file or too many bytes."""
+    try:
+        fd = os.open(name, _OPEN_FILE, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+        raise OSError(errno.EFBIG, "too large")
+    finally:
+        os.close(fd)
+
+
+def _refusal(error, what):
+    """Why a file or folder was not read, in words that never quote it."""
+    if error.errno in (errno.ELOOP, errno.ENOTDIR) or (error.errno == errno.EINVAL and what == "file"
+                                                       and "regular" in str(error)):
+        return (f"the submitted {what} is a symbolic link or not a regular {what}; "
+                "the grader reads only regular files")
+    if error.errno == errno.EFBIG:
+        return "the submitted file is too large"
+    if error.errno == errno.EINVAL:
+        return f"the submitted {what} has an odd name"
+    return f"the submitted {what} could not be read ({errno.errorcode.get(error.errno, 'error')})"
+
+
+def _timestamp(data):
+    """The text of timestamp.txt if nbgrader can parse it, "" if absent; ValueError saying why not."""
+    if data is None:
+        return ""
+    text = data.decode("ascii", "replace").strip()
+    if not TIMESTAMP_TEXT.fullmatch(text):
+        raise ValueError("timestamp.txt is not a timestamp")
+    try:
+        parse_utc(text)
+    except (ValueError, OverflowError, TypeError):
+        raise ValueError("timestamp.txt is not a timestamp nbgrader can read") from None
+    return text
 
 
 @dataclass
@@ -25,17 +149,21 @@ class Submission:
     missing: dict = field(default_factory=dict)     # part -> why its notebook is absent
     flags: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    timestamp: str = ""                             # validated, for the autograded folder
 
 
-def read_submission(submitted_dir, release):
-    """Read ``submitted_dir`` (``submitted/<student>/<assignment>``) against the :class:`Release`."""
-    submission = Submission()
+def read_submission(submitted, release):
+    """Parse the :class:`SubmittedFolder` ``submitted`` against the :class:`Release`."""
+    submission = Submission(timestamp=submitted.timestamp)
+    if TIMESTAMP_FILE in submitted.refused:
+        why = submitted.refused[TIMESTAMP_FILE]
+        submission.flags.append(f"{TIMESTAMP_FILE}: {why}")
+        submission.notes.append(f"{TIMESTAMP_FILE} was not used ({why})")
     for name, release_nb in release.notebooks.items():
-        path = Path(submitted_dir) / f"{name}.ipynb"
         try:
-            notebook = cells.read_notebook(path)
+            notebook = _parse(submitted, name)
         except cells.NotebookError as error:
-            _note_missing(submission, name, release_nb, path, error)
+            _note_missing(submission, name, release_nb, str(error))
             continue
         submission.notebooks[name] = notebook
         submission.flags += integrity_flags(notebook, release_nb)
@@ -52,11 +180,21 @@ def read_submission(submitted_dir, release):
     return submission
 
 
-def _note_missing(submission, name, release_nb, path, error):
-    reason = "unreadable" if path.exists() else "not submitted"
-    detail = f" ({error})" if path.exists() else ""
+def _parse(submitted, name):
+    file_name = f"{name}.ipynb"
+    if file_name in submitted.refused:
+        raise cells.NotebookError(submitted.refused[file_name])
+    if name not in submitted.files:
+        raise cells.NotebookError("")
+    return cells.parse_notebook(submitted.files[name], file_name)
+
+
+def _note_missing(submission, name, release_nb, why):
+    """``why`` is "" for a notebook that was not submitted, else a reason that quotes no content."""
+    reason = "unreadable" if why else "not submitted"
+    detail = f" ({why.removeprefix(f'{name}.ipynb: ')})" if why else ""
     submission.notes.append(f"{name}.ipynb: {reason}{detail}; its parts get 0 points")
-    if path.exists():
+    if why:
         submission.flags.append(f"{name}: notebook unreadable")
     submission.missing.update({part.name: f"{name}.ipynb was {reason}" for part in release_nb.parts})
 
@@ -120,9 +258,8 @@ def needed_setup(statements, sources):
     """The setup statements that bind a name the ``sources`` use (all of them if one does not parse)."""
     used = set()
     for source in sources:
-        try:
-            tree = ast.parse(cells.strip_magics(source))
-        except SyntaxError:
+        tree = cells.parse_source(source)
+        if tree is None:
             return list(statements)
         used |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     kept = []
@@ -141,7 +278,23 @@ def needed_setup(statements, sources):
 # Tampering evidence
 # ---------------------------------------------------------------------------
 
-SCORE_TEXT = re.compile(r"\d+(\.\d+)?\s*/\s*\d+(\.\d+)?\s*points")
+# A score line ends in "points": each occurrence is looked at with the few characters before it,
+# through a pattern of bounded quantifiers anchored at its end, so the cost is linear in the text.
+SCORE_WORD = "points"
+SCORE_BEFORE = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?[ \t]{0,4}/[ \t]{0,4}[0-9]{1,9}(?:\.[0-9]{1,9})?[ \t]{0,4}\Z")
+SCORE_WINDOW = 48
+# A fake score is printed near the start of an output; a megabyte of each cell's outputs is plenty.
+MAX_SCANNED_CHARS = 1 << 20
+
+
+def looks_like_a_score(text):
+    """True if ``text`` holds something like ``5 / 5 points`` (linear time, whatever the text)."""
+    start = text.find(SCORE_WORD)
+    while start != -1:
+        if SCORE_BEFORE.search(text[max(0, start - SCORE_WINDOW):start]):
+            return True
+        start = text.find(SCORE_WORD, start + 1)
+    return False
 
 
 def integrity_flags(notebook, release_nb):
@@ -156,11 +309,11 @@ def integrity_flags(notebook, release_nb):
             flags.append(f"{release_nb.name}: test cell {test_id} was edited")
         points = cells.nbgrader_metadata(cell).get("points")
         if points != cells.nbgrader_metadata(release_cell).get("points"):
-            flags.append(f"{release_nb.name}: points of {test_id} changed to {points!r}")
+            flags.append(f"{release_nb.name}: points of {test_id} changed to {points!r:.40}")
     for part in release_nb.parts:
         if cells.cell_index(notebook, part.name) is None:
             flags.append(f"{release_nb.name}: answer cell {part.name} lost its nbgrader metadata")
-    if any(SCORE_TEXT.search(_output_text(c)) for c in notebook.cells):
+    if any(looks_like_a_score(_output_text(c)) for c in notebook.cells):
         flags.append(f"{release_nb.name}: outputs contain text that looks like an autograder score")
     return flags
 
@@ -196,10 +349,15 @@ def honesty_flags(located, release_source, part, notebook_name):
 
 
 def _output_text(cell):
-    pieces = []
+    """The text of a cell's outputs, at most :data:`MAX_SCANNED_CHARS` of it (the layout is checked on reading)."""
+    pieces, size = [], 0
     for output in cell.get("outputs") or []:
         text = output.get("text")
         if text is None:
             text = (output.get("data") or {}).get("text/plain", "")
-        pieces.append("".join(text) if isinstance(text, list) else str(text))
+        for piece in [text] if isinstance(text, str) else text:
+            pieces.append(piece[:MAX_SCANNED_CHARS - size])
+            size += len(pieces[-1])
+            if size >= MAX_SCANNED_CHARS:
+                return "".join(pieces)
     return "".join(pieces)
