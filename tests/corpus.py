@@ -446,3 +446,96 @@ def synthetic_class(course, size, solutions_dir, assignment="numpy_cnn"):
         write_submission(course, student, assignment, variants[index % len(variants)])
         students.append(student)
     return students
+
+
+# ---------------------------------------------------------------------------
+# Hostile cells that try to leave state for a later sandbox (tests/test_autograder_isolation_*.py)
+# ---------------------------------------------------------------------------
+
+# Each defines plant() (store something outside the worker's own memory) and harvest() (try to
+# read what an earlier sandbox planted); harvest returns what it found, or an error text.
+SHARED_STATE_ATTACKS = {
+    # System V shared memory and a message queue under a fixed key every student knows.
+    "sysv_ipc": '''
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+KEY, IPC_CREAT, MESSAGE = 0x5EED, 0o1000, b"answers of alice"
+
+class Message(ctypes.Structure):
+    _fields_ = [("mtype", ctypes.c_long), ("mtext", ctypes.c_char * 64)]
+
+def plant():
+    shm = libc.shmget(KEY, 4096, IPC_CREAT | 0o666)
+    ctypes.memmove(libc.shmat(shm, None, 0), MESSAGE, len(MESSAGE))
+    queue = libc.msgget(KEY, IPC_CREAT | 0o666)
+    sent = libc.msgsnd(queue, ctypes.byref(Message(1, MESSAGE)), 64, 0)
+    return [shm, queue, sent]
+
+def harvest():
+    found = []
+    shm = libc.shmget(KEY, 0, 0)
+    if shm >= 0:
+        found.append(ctypes.string_at(libc.shmat(shm, None, 0), len(MESSAGE)))
+    queue = libc.msgget(KEY, 0)
+    message = Message()
+    if queue >= 0 and libc.msgrcv(queue, ctypes.byref(message), 64, 0, 0o4000) >= 0:
+        found.append(message.mtext)
+    return [bytes(item).decode() for item in found]
+''',
+    # A kernel key in the user keyring and in the session keyring (keyctl(2) through syscall).
+    "keyring": '''
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+ADD_KEY, REQUEST_KEY = {"x86_64": (248, 249), "aarch64": (217, 218)}[os.uname().machine]
+USER_KEYRING, SESSION_KEYRING = -4, -3
+
+def plant():
+    return [libc.syscall(ADD_KEY, b"user", b"leak", b"answers of alice", 16, ctypes.c_long(keyring))
+            for keyring in (USER_KEYRING, SESSION_KEYRING)]
+
+def harvest():
+    found = libc.syscall(REQUEST_KEY, b"user", b"leak", None, ctypes.c_long(0))
+    return [] if found < 0 else [f"key {found}"]
+''',
+    # POSIX shared memory lives in /dev/shm.
+    "dev_shm": '''
+import os
+
+def plant():
+    try:
+        with open("/dev/shm/answers-of-alice", "w") as handle:
+            handle.write("answers of alice")
+        return "written"
+    except OSError as error:
+        return f"refused ({error.strerror})"
+
+def harvest():
+    try:
+        return sorted(os.listdir("/dev/shm"))
+    except OSError as error:
+        return f"no /dev/shm ({error.strerror})"
+''',
+    # The hostname is per UTS namespace.
+    "hostname": '''
+import socket
+
+def plant():
+    try:
+        socket.sethostname("hacked-by-alice")
+        return "changed"
+    except OSError as error:
+        return f"refused ({error.strerror})"
+
+def harvest():
+    return socket.gethostname()
+''',
+}
+
+# Signals every process of the caller's process group, which at the userns level used to hold the grader.
+KILL_PROCESS_GROUP = '''
+import os, signal
+
+def strike():
+    os.kill(0, signal.SIGKILL)
+'''

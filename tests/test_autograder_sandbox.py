@@ -11,8 +11,9 @@ REPO = Path(__file__).resolve().parents[1]
 from autograder.in_sandbox import wire  # noqa: E402
 from autograder.isolation import sandbox as sandbox_module  # noqa: E402
 from autograder.isolation.probe import probe_answers  # noqa: E402
-from autograder.isolation.sandbox import (BASE_UID, Sandbox, SandboxDied, SandboxTimeout,  # noqa: E402
-                                available_isolation)
+from autograder.isolation.claims import BASE_UID  # noqa: E402
+from autograder.isolation.sandbox import (Sandbox, SandboxDied, SandboxTimeout,  # noqa: E402
+                                          available_isolation)
 from autograder.isolation.student import (Program, SandboxStudent, StudentCrash, StudentError,  # noqa: E402
                                 StudentTimeout, TimeLimits)
 

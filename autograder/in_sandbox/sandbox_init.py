@@ -1,23 +1,26 @@
 """First process of a sandbox: builds its private filesystem, then runs the worker.
 
 The grader starts this file through
-``unshare --net --mount --pid --fork --kill-child`` (as root, or, at the
-``userns`` level, as root of a new user namespace), so it runs as process 1
-of a fresh PID namespace, with a private mount namespace and a network
-namespace that has no interfaces up.  It then
+``unshare --net --mount --pid --ipc --uts --fork --kill-child`` (as root, or, at
+the ``userns`` level, as root of a new user namespace), so it runs as process 1
+of a fresh PID namespace, with a private mount namespace, a network namespace
+that has no interfaces up, System V IPC of its own and the hostname ``sandbox``.
+It then
 
 1. mounts a small tmpfs as the new root and bind-mounts, read-only and at
    their usual paths, only what Python needs: the system directories, the
    Python installation and virtual environment, and the ``cnnbook`` package
    (never the course directory: no ``autograder/``, ``solutions/``,
    ``submitted/`` or ``gradebook.db``);
-2. adds ``/dev/null`` and friends, a private ``/proc`` and a size-limited
-   tmpfs at ``/tmp`` (the worker's scratch directory);
+2. adds ``/dev/null`` and friends (no ``/dev/shm``), a private ``/proc`` with
+   ``/proc/sys`` read-only and a size-limited tmpfs at ``/tmp`` (the worker's
+   scratch directory);
 3. copies the worker's two files to ``/grader``, makes the root read-only and
    ``chroot``s into it;
 4. forks the worker, which drops to an unprivileged user (or, in a user
-   namespace, drops every capability), takes the resource limits and
-   ``no_new_privs``, and executes ``python -I -B /grader/worker.py``;
+   namespace, drops every capability), joins a session keyring of its own with
+   its user's keyrings emptied, takes the resource limits and ``no_new_privs``,
+   and executes ``python -I -B /grader/worker.py``;
 5. waits.  When the worker exits, this process exits, and the kernel kills
    every process left in the namespace: nothing the student started survives.
 
@@ -30,6 +33,7 @@ import json
 import os
 import resource
 import shutil
+import socket
 import sys
 
 MS_RDONLY = 1
@@ -40,9 +44,18 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_SECUREBITS = 28
 PR_SET_NO_NEW_PRIVS = 38
+SIGKILL = 9
+# keyctl(2): a new anonymous session keyring, and emptying one.
+KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_CLEAR = 7
+KEY_SPEC_USER_KEYRING = -4
+KEY_SPEC_USER_SESSION_KEYRING = -5
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
+ENOSYS = 38
 # Root is not special (NOROOT) and that cannot be undone (NOROOT_LOCKED).
 SECBIT_NOROOT_AND_LOCKED = 0b11
 
@@ -68,6 +81,33 @@ def drop_capabilities():
     for capability in range(last + 1):
         prctl(PR_CAPBSET_DROP, capability)
     prctl(PR_SET_SECUREBITS, SECBIT_NOROOT_AND_LOCKED)
+
+
+def keyctl(operation, argument):
+    number = SYS_KEYCTL.get(os.uname().machine)
+    if number is None:
+        raise OSError(22, f"keyctl: no system call number known for {os.uname().machine}")
+    if _libc.syscall(number, operation, ctypes.c_long(argument), 0, 0, 0) == -1:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"keyctl({operation}, {argument}): {os.strerror(errno)}")
+
+
+def fresh_keyrings():
+    """A session keyring of the worker's own, and this user's keyrings emptied.
+
+    Kernel keyrings are not in any of the sandbox's namespaces: the session keyring is
+    inherited from the grader (and possessed, hence readable), and a user's keyrings outlive
+    its processes.  So a worker joins a new session keyring and empties the keyrings of its
+    user id, which a finished sandbox may have filled under the same id.  A kernel without
+    keyrings (ENOSYS) has nothing to share.
+    """
+    try:
+        keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0)
+        for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+            keyctl(KEYCTL_CLEAR, keyring)
+    except OSError as error:
+        if error.errno != ENOSYS:
+            raise
 
 
 def mount(source, target, fstype, flags, data=None):
@@ -132,6 +172,8 @@ def build_root(config):
         add_device(device, root)
     os.makedirs(root + "/proc")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    # Kernel settings stay the kernel's, even for a worker that is root of a user namespace.
+    bind_readonly(root + "/proc/sys", root + "/proc/sys")
     os.makedirs(root + "/grader")
     here = os.path.dirname(os.path.abspath(__file__))
     for name in WORKER_FILES:
@@ -158,6 +200,7 @@ def become_worker(config):
         os.setgroups([])
         os.setresgid(config["gid"], config["gid"], config["gid"])
         os.setresuid(config["uid"], config["uid"], config["uid"])
+    fresh_keyrings()
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     python = config["python"]
     os.execve(python, [python, "-I", "-B", "/grader/worker.py"], config["env"])
@@ -175,8 +218,13 @@ def wait_for(worker_pid):
 
 
 def main():
+    if sys.argv[1:] == ["--clear-keyrings"]:
+        # Run by the grader as a finished sandbox's user id: nothing it stored stays behind.
+        fresh_keyrings()
+        return
     config = json.loads(sys.argv[1])
     try:
+        socket.sethostname("sandbox")
         build_root(config)
     except OSError as error:
         print(f"sandbox setup failed: {error}", file=sys.stderr, flush=True)

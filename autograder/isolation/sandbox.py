@@ -5,9 +5,12 @@ automatically (``--isolation`` overrides):
 
 ``namespaces`` (the grader runs as root and ``unshare`` exists):
     a new network namespace (no network), PID namespace (killing the sandbox
-    kills everything the submission started) and mount namespace with a
+    kills everything the submission started), IPC namespace (System V objects
+    die with it), UTS namespace (its own hostname) and mount namespace with a
     minimal read-only filesystem view (see :mod:`autograder.in_sandbox.sandbox_init`),
-    an unprivileged user id of its own, ``no_new_privs``, and resource limits.
+    an unprivileged user id claimed for this sandbox alone
+    (:mod:`autograder.isolation.claims`), keyrings of its own, ``no_new_privs``,
+    and resource limits.
 
 ``userns`` (not root, but the kernel allows unprivileged user namespaces):
     the same namespaces and filesystem view, created inside a new user
@@ -21,9 +24,12 @@ automatically (``--isolation`` overrides):
     the instructor's files, reach the network and leave processes behind that
     call ``setsid``; the grader says so loudly whenever it uses this level.
 
-In both, the grader enforces a wall-clock limit on every request and kills the
-sandbox when it is exceeded.
+At every level the sandbox runs in a session of its own (a ``kill(0, ...)`` inside
+never reaches the grader) and dies with the grader (``PR_SET_PDEATHSIG``), and the
+grader enforces a wall-clock limit on every request and kills the sandbox when it
+is exceeded.
 """
+import ctypes
 import importlib.util
 import io
 import json
@@ -33,22 +39,22 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
 from ..in_sandbox import wire
-from ..in_sandbox.sandbox_init import WORKER_FILES, set_limits
+from ..in_sandbox.sandbox_init import PR_SET_PDEATHSIG, WORKER_FILES, fresh_keyrings, set_limits
+from .claims import ClaimError, claim_scratch, claim_uid
 
 # The files that run inside the sandbox (they import nothing of the trusted side).
 IN_SANDBOX = Path(__file__).resolve().parents[1] / "in_sandbox"
 SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc")
-# Sandboxed workers run as uid/gid BASE_UID + (grader pid): distinct from every
-# real account and from any other sandbox running at the same time, so that
-# RLIMIT_NPROC (counted per user) limits exactly one submission.
-BASE_UID = 2_000_000
+# Sandboxed workers (namespaces level) run as a uid/gid claimed for that sandbox alone
+# (autograder.isolation.claims): distinct from every real account and from every other live
+# sandbox, so that RLIMIT_NPROC (counted per user) limits exactly one sandbox and nothing kept
+# per user (keyrings, processes) is shared.
 LOG_LIMIT = 64 * 1024
 
 
@@ -94,7 +100,9 @@ _DESCRIPTIONS = {
                 "limits on CPU, memory, file size and wall time still apply. "
                 "Run the grader as root on Linux with util-linux's unshare for full isolation"),
 }
-NAMESPACE_FLAGS = ["--net", "--mount", "--pid", "--fork", "--kill-child"]
+# --ipc: System V shared memory, semaphores and message queues die with the sandbox;
+# --uts: a hostname of its own.
+NAMESPACE_FLAGS = ["--net", "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
 
 
 def describe_isolation(level):
@@ -147,6 +155,40 @@ def exposed_paths(course_root):
     return paths
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_grader(parent_pid):
+    """In the sandbox's first process, between fork and exec: SIGKILL it when the grader dies.
+
+    ``unshare --kill-child`` passes that on to the sandbox's process 1, whose death ends the
+    PID namespace.  The signal follows the grader's thread that forked, hence the rule in
+    :meth:`Sandbox.start`.  A grader that died before the ``prctl`` is caught by ``getppid``.
+    """
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def clear_keyrings(uid):
+    """Empty the kernel keyrings of a finished sandbox's user id, which outlive its processes.
+
+    A forked child of the grader takes that user id for the job (the Python of the grader
+    may not be executable by it outside the sandbox).
+    """
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            fresh_keyrings()
+            code = 0
+        finally:
+            os._exit(code)
+    os.waitpid(pid, 0)
+
+
 def minimal_env():
     return {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
             "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg",
@@ -168,19 +210,29 @@ class Sandbox:
         self.limits = limits
         self.process = None
         self._scratch = None
+        self._uid = None              # the claimed user id (namespaces level)
+        self._claims = []
         self._log = bytearray()
         self._log_thread = None
 
     # -- life cycle ---------------------------------------------------------
 
     def start(self, timeout=30):
-        self._scratch = tempfile.mkdtemp(prefix="autograder-sandbox-")
+        """Start the worker.  Call :meth:`close` from the thread that started it: the sandbox
+        is killed when that thread ends (``PR_SET_PDEATHSIG`` follows the forking thread)."""
+        try:
+            self._claim()
+        except (ClaimError, OSError) as error:
+            self.close()
+            raise SandboxError(f"could not prepare the sandbox: {error}") from None
         command, options = (self._process_command() if self.isolation == "process"
                             else self._namespace_command())
         try:
+            # Its own session: a kill(0, ...) or killpg inside never reaches the grader.
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                            stderr=subprocess.PIPE, env=minimal_env(), **options)
-        except OSError as error:
+                                            stderr=subprocess.PIPE, env=minimal_env(),
+                                            start_new_session=True, **options)
+        except (OSError, subprocess.SubprocessError) as error:
             self.close()
             raise SandboxError(f"could not start the sandbox: {error}") from None
         self._log_thread = threading.Thread(target=self._drain_log, daemon=True)
@@ -191,24 +243,34 @@ class Sandbox:
             self.close()
             raise SandboxError("the sandbox did not start: " + self.log_text()[-2000:]) from None
 
+    def _claim(self):
+        scratch = claim_scratch()
+        self._claims.append(scratch)
+        self._scratch = scratch.path
+        if self.isolation == "namespaces":
+            uid = claim_uid()
+            self._claims.append(uid)
+            self._uid = uid.uid
+
     def _namespace_command(self):
         os.chmod(self._scratch, 0o700)
         userns = self.isolation == "userns"
-        uid = BASE_UID + os.getpid()
         config = {"root": self._scratch, "expose": exposed_paths(self.course_root),
-                  "python": sys.executable, "uid": uid, "gid": uid, "userns": userns,
+                  "python": sys.executable, "uid": self._uid, "gid": self._uid, "userns": userns,
                   "env": minimal_env(), "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits)}
         command = ["unshare", *(["--user", "--map-root-user"] if userns else []), *NAMESPACE_FLAGS, "--",
                    sys.executable, "-I", "-B", str(IN_SANDBOX / "sandbox_init.py"), json.dumps(config)]
-        return command, {"cwd": self._scratch}
+        parent = os.getpid()
+        return command, {"cwd": self._scratch, "preexec_fn": lambda: die_with_grader(parent)}
 
     def _process_command(self):
         for name in WORKER_FILES:
             shutil.copyfile(IN_SANDBOX / name, Path(self._scratch) / name)
         limits = asdict(self.limits)
         command = [sys.executable, "-I", "-B", str(Path(self._scratch) / "worker.py")]
-        return command, {"cwd": self._scratch, "start_new_session": True,
-                         "preexec_fn": lambda: set_limits(limits)}
+        parent = os.getpid()
+        return command, {"cwd": self._scratch,
+                         "preexec_fn": lambda: (die_with_grader(parent), set_limits(limits))}
 
     def close(self):
         """Kill the sandbox and everything in it; safe to call twice."""
@@ -229,9 +291,15 @@ class Sandbox:
         if self._log_thread is not None:
             self._log_thread.join(timeout=5)
             self._log_thread = None
+        if self._uid is not None:
+            clear_keyrings(self._uid)
+            self._uid = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+        for claim in self._claims:
+            claim.release()
+        self._claims = []
 
     @property
     def alive(self):
