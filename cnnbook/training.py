@@ -320,13 +320,24 @@ def seeded_model(make_model, seed, settings):
     return settings.prepare_model(make_model())
 
 
+def train_seeds(make_model, train, val, config, seeds, settings=None, test=None, stats=None):
+    """Train a fresh ``make_model()`` once per seed; returns (trained models,
+    Histories), one of each per seed, for pages that go on to measure the
+    trained networks.  ``stats`` as in :func:`fit` (default: from ``train``)."""
+    settings = settings or device_settings(verbose=False)
+    stats = stats if stats is not None else channel_stats(train.images)
+    models, histories = [], []
+    for seed in seeds:
+        model = seeded_model(make_model, seed, settings)
+        histories.append(fit(model, train, val, config, settings=settings, seed=seed,
+                             test=test, stats=stats))
+        models.append(model)
+    return models, histories
+
+
 def run_seeds(make_model, train, val, config, seeds, settings=None, test=None):
     """Train a fresh ``make_model()`` once per seed; returns the list of Histories."""
-    settings = settings or device_settings(verbose=False)
-    stats = channel_stats(train.images)
-    return [fit(seeded_model(make_model, seed, settings), train, val, config,
-                settings=settings, seed=seed, test=test, stats=stats)
-            for seed in seeds]
+    return train_seeds(make_model, train, val, config, seeds, settings, test)[1]
 
 
 def describe_run(quick, settings, train, val, test, epochs, seeds):

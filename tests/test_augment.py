@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from cnnbook.augment import Augment, cutout, erase_squares, random_crop, random_flip
+from cnnbook.augment import (Augment, cutout, erase_squares, random_brightness_contrast,
+                             random_crop, random_flip, random_rotation, rotate_by)
 
 
 def gen(seed=0):
@@ -81,6 +82,53 @@ def test_pipeline_switches():
     x = batch()
     assert torch.equal(Augment()(x, gen()), x)
     assert "cutout_size=8" in repr(Augment(4, True, 8))
+
+
+def test_a_quarter_turn_is_torch_rot90_and_no_turn_changes_nothing():
+    x = batch()
+    turns = torch.full((len(x),), 90.0)
+    assert torch.allclose(rotate_by(x, turns), torch.rot90(x, 1, dims=(2, 3)), atol=1e-5)
+    assert torch.allclose(random_rotation(x, 0, gen()), x, atol=1e-6)
+
+
+def test_rotation_fills_the_corners_that_come_in_with_fill():
+    x = torch.ones(4, 1, 16, 16)
+    turned = rotate_by(x, torch.full((4,), 45.0), fill=-2.0)
+    assert torch.allclose(turned[..., 0, 0], torch.tensor(-2.0))      # a corner came from outside
+    assert torch.allclose(turned[..., 8, 8], torch.tensor(1.0))       # the centre stays inside
+
+
+def test_rotation_angles_stay_within_the_limit():
+    x = torch.zeros(64, 1, 9, 9)
+    x[..., 4, 8] = 1.0                           # one pixel on the right of the centre
+    turned = random_rotation(x, 30, gen())
+    rows, cols = torch.meshgrid(torch.arange(9.0), torch.arange(9.0), indexing="ij")
+    weight = turned[:, 0].clamp(min=0)
+    row = (weight * rows).sum(dim=(1, 2)) / weight.sum(dim=(1, 2))
+    col = (weight * cols).sum(dim=(1, 2)) / weight.sum(dim=(1, 2))
+    angle = torch.rad2deg(torch.atan2(4 - row, col - 4))   # counter-clockwise, rows grow down
+    assert angle.abs().max() <= 31 and angle.abs().max() > 20 and angle.min() < 0 < angle.max()
+
+
+def test_brightness_contrast_changes_values_within_the_strength_not_positions():
+    x = batch(n=64)
+    jittered = random_brightness_contrast(x, 0.2, gen())
+    mean = x.mean(dim=(1, 2, 3))
+    shift = jittered.mean(dim=(1, 2, 3)) - mean
+    scale = (jittered - jittered.mean(dim=(1, 2, 3), keepdim=True)).std(dim=(1, 2, 3)) / \
+        (x - mean.view(-1, 1, 1, 1)).std(dim=(1, 2, 3))
+    assert shift.abs().max() <= 0.2 + 1e-5 and (scale - 1).abs().max() <= 0.2 + 1e-5
+    assert shift.abs().max() > 0.1 and (scale - 1).abs().max() > 0.1
+    correlation = torch.corrcoef(torch.stack([x[0].flatten(), jittered[0].flatten()]))[0, 1]
+    assert correlation > 0.999                  # the same picture, only brighter or dimmer
+
+
+def test_pipeline_with_rotation_and_jitter_is_reproducible_and_named():
+    pipeline = Augment(crop_padding=1, rotate_degrees=15, jitter=0.1)
+    x = batch()
+    assert torch.equal(pipeline(x, gen(3)), pipeline(x, gen(3)))
+    assert "rotate_degrees=15" in repr(pipeline) and "jitter=0.1" in repr(pipeline)
+    assert "rotate" not in repr(Augment(4, True, 8))
 
 
 def test_wrong_shape_is_a_clear_error():

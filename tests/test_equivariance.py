@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from cnnbook.equivariance import (FrameClassifier, SeedMapCNN, SeedMapMLP, equivariance_error,
-                                  frame_offsets, interior_mask, invariance_error,
-                                  maps_by_position, place_at, place_in_frames, position_errors,
-                                  position_viewer_html, predictions_by_position, relative_error,
-                                  rotate90, transform_error, translate, upscale,
+                                  frame_offsets, images_losing_ink, interior_mask,
+                                  invariance_error, maps_by_position, place_at, place_in_frames,
+                                  position_errors, position_viewer_html, predictions_by_position,
+                                  relative_error, rotate90, transform_error, translate, upscale,
                                   with_padding_mode)
 
 EXACT = 1e-12  # float64 round-off
@@ -79,6 +79,15 @@ def test_global_average_pooling_is_invariant_flattening_is_not(image):
     flat = nn.Sequential(conv("circular"), nn.Flatten())
     assert invariance_error(gap, image, 3, -4, mode="circular") < EXACT
     assert invariance_error(flat, image, 3, -4, mode="circular") > 0.5
+
+
+def test_images_losing_ink_counts_the_images_cut_by_the_frame():
+    frames = torch.zeros(3, 1, 8, 8)
+    frames[0, 0, 2, 1] = 1.0      # 6 pixels from the right border
+    frames[1, 0, 2, 5] = 1.0      # 2 pixels from it
+    frames[2, 0, 2, 7] = -1.0     # on it: negative values count as content too
+    assert [images_losing_ink(frames, 0, s) for s in (0, 1, 3, 7)] == [0, 1, 2, 3]
+    assert images_losing_ink(frames, 0, -1) == 0 and images_losing_ink(frames, 0, -2) == 1
 
 
 def test_interior_mask():

@@ -7,7 +7,8 @@ from cnnbook.data import ImageData, channel_stats
 from cnnbook.devices import DeviceSettings, device_settings
 from cnnbook.models import ConvBlockNet, ThreeLayerConvNet, ThreeLayerMLP
 from cnnbook.training import (History, TrainConfig, _Batches, evaluate, final, fit, lr_factor,
-                              mean_and_spread, run_seeds, seeded_model, summary_table)
+                              mean_and_spread, run_seeds, seeded_model, summary_table,
+                              train_seeds)
 
 CPU = device_settings(torch.device("cpu"), verbose=False)
 
@@ -65,6 +66,15 @@ def test_same_seed_same_run_and_other_seed_other_run():
     a, b, c = (run_seeds(MODELS["blocks"], TRAIN, VAL, config, [s], CPU)[0] for s in (3, 3, 4))
     assert a.train_loss == b.train_loss and a.val_acc == b.val_acc
     assert a.train_loss != c.train_loss
+
+
+def test_train_seeds_returns_each_trained_model_with_its_history():
+    config = TrainConfig(epochs=2, batch_size=32, lr=0.05)
+    models, histories = train_seeds(small_cnn, TRAIN, VAL, config, [0, 1], CPU)
+    assert [h.seed for h in histories] == [0, 1]
+    for model, history in zip(models, histories):
+        assert _loss(model, VAL) == pytest.approx(history.val_loss[-1], rel=1e-5)
+    assert history.val_acc == run_seeds(small_cnn, TRAIN, VAL, config, [1], CPU)[0].val_acc
 
 
 def test_history_records_every_epoch():
