@@ -148,6 +148,23 @@ def add_device(path, root):
     mount(path, target, None, MS_BIND)
 
 
+def write_package_view(view, folder):
+    """The course package as this part sees it, in ``folder``: its allowed modules, and a module
+    raising the rule for each other one (``view``: a
+    :class:`~autograder.isolation.course_package.PackageView` as a dict)."""
+    target = os.path.join(folder, os.path.basename(view["source"]))
+    os.makedirs(target)
+    for name in view["modules"]:
+        shutil.copyfile(os.path.join(view["source"], name + ".py"), os.path.join(target, name + ".py"))
+    package = os.path.basename(view["source"])
+    for name in view["hidden"]:
+        with open(os.path.join(target, name + ".py"), "w") as handle:
+            handle.write(f"raise ImportError({package + '.' + name + ' ' + view['refusal']!r})\n")
+    for path in (target, *(os.path.join(target, name) for name in os.listdir(target))):
+        os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+    return target
+
+
 def set_limits(limits):
     """The resource limits a worker takes at every isolation level (``limits``: :class:`Limits` as a dict)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -179,6 +196,12 @@ def build_root(config):
     for name in WORKER_FILES:
         shutil.copyfile(os.path.join(here, name), os.path.join(root, "grader", name))
         os.chmod(os.path.join(root, "grader", name), 0o644)
+    # The worker imports the course package from beside itself; any other copy it could reach
+    # shows the same view.
+    view = write_package_view(config["package"], root + "/grader")
+    for path in config["package"]["shadowed"]:
+        if os.path.isdir(root + path):
+            bind_readonly(view, root + path)
     mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
     os.chdir(root)
     os.chroot(".")

@@ -3,15 +3,27 @@
 ``python -m autograder isolation`` runs this probe as if it were student code
 and prints one line per question.  The test suite asserts the answers.
 """
+import hashlib
 from pathlib import Path
 
+from .course_package import trusted_package_dir
 from .student import Program, SandboxStudent
 
 PROBE = r'''
-import os, socket
+import hashlib, os, socket
 
-def probe(course_root, cnnbook_dir):
+def probe(course_root, course_checks_digest):
     answers = {}
+    try:
+        import cnnbook.exercise_checks as checks
+        with open(checks.__file__, "rb") as handle:
+            same = hashlib.sha256(handle.read()).hexdigest() == course_checks_digest
+        answers["cnnbook"] = ("imports the grader's own" if same else "imports a DIFFERENT one") + \
+            f" ({os.path.dirname(checks.__file__)})"
+        cnnbook_dir = os.path.dirname(checks.__file__)
+    except Exception as error:
+        answers["cnnbook"] = f"DOES NOT IMPORT ({type(error).__name__}: {error})"
+        cnnbook_dir = "/nonexistent"
     try:
         socket.create_connection(("1.1.1.1", 53), timeout=2).close()
         answers["network"] = "reachable"
@@ -32,6 +44,8 @@ def probe(course_root, cnnbook_dir):
     except OSError as error:
         answers["write to cnnbook/"] = f"refused ({error.strerror})"
     answers["user id"] = str(os.getuid())
+    answers["hostname"] = socket.gethostname()
+    answers["/dev/shm"] = "present" if os.path.isdir("/dev/shm") else "absent"
     answers["processes visible"] = str(sum(name.isdigit() for name in os.listdir("/proc")))
     return answers
 '''
@@ -39,10 +53,11 @@ def probe(course_root, cnnbook_dir):
 
 def probe_answers(level, course_root):
     """``{question: answer}`` from a fresh sandbox of ``level``, asked the way the checks call student code."""
-    import cnnbook
-    student = SandboxStudent(Program([], [("probe", PROBE)]), level, str(course_root))
+    digest = hashlib.sha256((trusted_package_dir() / "exercise_checks.py").read_bytes()).hexdigest()
+    student = SandboxStudent(Program([], [("probe", PROBE)], cnnbook_modules=("exercise_checks",)), level,
+                             str(course_root))
     try:
-        return student.call("probe", str(Path(course_root).resolve()), str(Path(cnnbook.__file__).parent))
+        return student.call("probe", str(Path(course_root).resolve()), digest)
     finally:
         student.close()
 

@@ -30,7 +30,6 @@ grader enforces a wall-clock limit on every request and kills the sandbox when i
 is exceeded.
 """
 import ctypes
-import importlib.util
 import io
 import json
 import os
@@ -45,8 +44,10 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 
 from ..in_sandbox import wire
-from ..in_sandbox.sandbox_init import PR_SET_PDEATHSIG, WORKER_FILES, fresh_keyrings, set_limits
+from ..in_sandbox.sandbox_init import (PR_SET_PDEATHSIG, WORKER_FILES, fresh_keyrings, set_limits,
+                                        write_package_view)
 from .claims import ClaimError, claim_scratch, claim_uid
+from .course_package import PackageError, package_view
 
 # The files that run inside the sandbox (they import nothing of the trusted side).
 IN_SANDBOX = Path(__file__).resolve().parents[1] / "in_sandbox"
@@ -131,7 +132,7 @@ def _user_namespaces_work():
 
 
 def exposed_paths(course_root):
-    """What the namespaces sandbox may see: system dirs, Python, numpy and cnnbook.
+    """What the namespaces sandbox may see: system dirs, Python and numpy (cnnbook comes as a view).
 
     Raises :class:`SandboxError` when one of them would reveal the course directory.
     """
@@ -140,9 +141,6 @@ def exposed_paths(course_root):
     candidates += [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                    os.path.dirname(os.path.realpath(sys.executable)),
                    str(Path(numpy.__file__).resolve().parent.parent)]
-    spec = importlib.util.find_spec("cnnbook")
-    if spec is not None and spec.submodule_search_locations:
-        candidates.append(str(Path(list(spec.submodule_search_locations)[0]).resolve()))
     paths = []
     for path in sorted({os.path.abspath(p) for p in candidates}, key=len):
         if not any(path == kept or path.startswith(kept + "/") for kept in paths):
@@ -202,12 +200,15 @@ def minimal_env():
 class Sandbox:
     """A running worker process behind an isolation layer; talk with :meth:`request`."""
 
-    def __init__(self, isolation, course_root, limits=Limits()):
+    def __init__(self, isolation, course_root, limits=Limits(), cnnbook_modules=()):
+        """``cnnbook_modules``: the modules of the course package this sandbox provides
+        (:mod:`autograder.isolation.course_package`)."""
         if isolation not in ISOLATION_LEVELS:
             raise ValueError(f"unknown isolation level {isolation!r}; use one of {ISOLATION_LEVELS}")
         self.isolation = isolation
         self.course_root = course_root
         self.limits = limits
+        self.cnnbook_modules = tuple(cnnbook_modules)
         self.process = None
         self._scratch = None
         self._uid = None              # the claimed user id (namespaces level)
@@ -222,11 +223,11 @@ class Sandbox:
         is killed when that thread ends (``PR_SET_PDEATHSIG`` follows the forking thread)."""
         try:
             self._claim()
-        except (ClaimError, OSError) as error:
+            command, options = (self._process_command() if self.isolation == "process"
+                                else self._namespace_command())
+        except (ClaimError, PackageError, OSError) as error:
             self.close()
             raise SandboxError(f"could not prepare the sandbox: {error}") from None
-        command, options = (self._process_command() if self.isolation == "process"
-                            else self._namespace_command())
         try:
             # Its own session: a kill(0, ...) or killpg inside never reaches the grader.
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -257,7 +258,8 @@ class Sandbox:
         userns = self.isolation == "userns"
         config = {"root": self._scratch, "expose": exposed_paths(self.course_root),
                   "python": sys.executable, "uid": self._uid, "gid": self._uid, "userns": userns,
-                  "env": minimal_env(), "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits)}
+                  "env": minimal_env(), "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits),
+                  "package": self._package()}
         command = ["unshare", *(["--user", "--map-root-user"] if userns else []), *NAMESPACE_FLAGS, "--",
                    sys.executable, "-I", "-B", str(IN_SANDBOX / "sandbox_init.py"), json.dumps(config)]
         parent = os.getpid()
@@ -266,11 +268,15 @@ class Sandbox:
     def _process_command(self):
         for name in WORKER_FILES:
             shutil.copyfile(IN_SANDBOX / name, Path(self._scratch) / name)
+        write_package_view(self._package(), self._scratch)
         limits = asdict(self.limits)
         command = [sys.executable, "-I", "-B", str(Path(self._scratch) / "worker.py")]
         parent = os.getpid()
         return command, {"cwd": self._scratch,
                          "preexec_fn": lambda: (die_with_grader(parent), set_limits(limits))}
+
+    def _package(self):
+        return asdict(package_view(self.cnnbook_modules))
 
     def close(self):
         """Kill the sandbox and everything in it; safe to call twice."""

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from ..in_sandbox import wire
 from ..in_sandbox.worker import Worker, describe_error
-from .sandbox import Sandbox, SandboxDied, SandboxTimeout
+from .course_package import NOT_ALLOWED, hidden_import, rule_text
+from .sandbox import Sandbox, SandboxDied, SandboxError, SandboxTimeout
 
 
 class StudentError(Exception):
@@ -227,6 +228,14 @@ class Program:
     setup: list                 # source statements from the release notebook
     cells: list                 # (label, source) of the student's answer cells, in order
     notes: list = field(default_factory=list)   # how the cells were found (for feedback)
+    # The modules of the course package the sandbox provides (its part's Part.cnnbook_modules);
+    # setup statements importing any other are not run.
+    cnnbook_modules: tuple = ()
+
+
+class SetupFailed(SandboxError):
+    """A setup statement of the release failed before any student code ran: a fault of the grading
+    machine or the course (its package, its environment), never the student's."""
 
 
 @dataclass(frozen=True)
@@ -265,18 +274,25 @@ class SandboxStudent(Student):
         self._starts += 1
         self._retire()
         self._generation += 1
-        self._sandbox = Sandbox(self.isolation, self.course_root)
+        self._sandbox = Sandbox(self.isolation, self.course_root, cnnbook_modules=self.program.cnnbook_modules)
         self._sandbox.start()
         self._load()
 
     def _load(self):
         first = self._generation == 1
         for statement in self.program.setup:
+            hidden = hidden_import(statement, self.program.cnnbook_modules)
+            if hidden:
+                if first:
+                    self.notes.append(f"your answer cell uses {hidden} ({statement.split(' import ')[-1]}), "
+                                      f"which {NOT_ALLOWED}: {rule_text(self.program.cnnbook_modules)}")
+                continue
             reply = self._request({"op": "exec", "source": statement, "filename": "<setup>"},
                                   (), self.time_limits.load_s, loading=True)
             if not reply[0].get("ok"):
-                self.log.append(f"setup statement failed in the sandbox: {statement!r}: "
-                                f"{reply[0].get('error')}")
+                error = reply[0].get("error") if isinstance(reply[0].get("error"), dict) else {}
+                raise SetupFailed(f"the release's setup statement {statement!r} failed in the sandbox, before "
+                                  f"any student code ran: {error.get('type')}: {str(error.get('message'))[:300]}")
         for label, source in self.program.cells:
             header = {"op": "exec", "source": source, "filename": f"<answer cell {label}>"}
             reply = self._request(header, (), self.time_limits.load_s, loading=True)
@@ -284,6 +300,8 @@ class SandboxStudent(Student):
                 error = StudentError(reply[0].get("error", {}))
                 self.notes.append(f"running your answer cell {label} {error.describe()}; "
                                   "anything it defined before that line is graded")
+                if NOT_ALLOWED in error.message:
+                    self.notes.append(rule_text(self.program.cnnbook_modules))
 
     def _request(self, header, arrays, limit, loading=False):
         budget = self._deadline - time.monotonic()

@@ -210,7 +210,7 @@ def _program(part, located, release_nb):
             notes.append(f"no answer cell for {name} was found (no cell with its grade_id or cell id, "
                          f"and none defining it){needed_by}")
     cells_to_run = [(name, cells.strip_magics(located[name].source)) for name in wanted]
-    return Program(needed_setup(release_nb.setup, sources), cells_to_run, notes)
+    return Program(needed_setup(release_nb.setup, sources), cells_to_run, notes, part.cnnbook_modules)
 
 
 # ---------------------------------------------------------------------------
