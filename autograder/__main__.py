@@ -1,6 +1,8 @@
 """Command line of the trusted grader.
 
     python -m autograder grade ASSIGNMENT [--workers N] [--student ID ...] [--isolation LEVEL]
+    python -m autograder grade ASSIGNMENT --cluster local:N | --scheduler ADDRESS [--tls FOLDER]
+    python -m autograder worker SCHEDULER_ADDRESS [--nworkers N] [--tls FOLDER]
     python -m autograder isolation
 
 Run from the course root (where nbgrader_config.py is).  ``grade`` grades
@@ -18,12 +20,17 @@ every ``submitted/*/ASSIGNMENT/`` (or only the named students) and writes:
 
 ``submitted/`` is only read.  Re-running gives the same gradebook.
 ``isolation`` starts one sandbox and reports what it can and cannot reach.
+``--cluster``/``--scheduler`` grade on Dask workers started by ``worker``
+(:mod:`autograder.cluster`, :mod:`autograder.grading_worker`); the guide's
+section "Large courses" says how to deploy them.
 """
 import argparse
 import os
 import sys
 from pathlib import Path
 
+from .cluster import TLS_FILES, ClusterError, ClusterSpec, TlsFiles, parse_cluster
+from .grading_worker import WorkerRefused
 from .isolation.sandbox import ISOLATION_LEVELS
 from .isolation.student import TimeLimits
 from .nbgrader_io.gradebook import CourseError
@@ -44,16 +51,76 @@ def main(argv=None):
                        help="sandbox level (default: the strongest this machine supports)")
     grade.add_argument("--call-timeout", type=float, default=TimeLimits.call_s,
                        help=f"seconds one call of a student function may take (default {TimeLimits.call_s:g})")
+    _add_cluster_options(grade)
     commands.add_parser("isolation", help="start one sandbox and report what it can reach")
+    worker = commands.add_parser("worker", help="serve grading workers to a Dask scheduler (run from a course root)")
+    worker.add_argument("scheduler", help="the scheduler's address: tcp://127.0.0.1:PORT, or tls://HOST:PORT")
+    worker.add_argument("--nworkers", type=int, default=os.cpu_count() or 1,
+                        help="single-threaded grading workers to start (default: every core)")
+    _add_tls_options(worker)
     args = parser.parse_args(argv)
     try:
-        if args.command == "grade":
-            return grade_class(Path.cwd(), args.assignment, args.student, args.isolation,
-                               TimeLimits(call_s=args.call_timeout), args.workers)
-        return isolation_command()
-    except (CourseError, ReleaseError, KeyError, ValueError) as error:
+        return _run(args)
+    except (CourseError, ReleaseError, KeyError, ValueError, ClusterError, WorkerRefused) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: the submissions reported above are graded and recorded, the others are not; "
+              "run the same command again to grade them", file=sys.stderr)
+        return 130
+
+
+def _run(args):
+    if args.command == "grade":
+        return grade_class(Path.cwd(), args.assignment, args.student, args.isolation,
+                           TimeLimits(call_s=args.call_timeout), args.workers, _cluster_spec(args))
+    if args.command == "worker":
+        from .grading_worker import worker_command
+        tls = _tls_files(args)
+        ClusterSpec(scheduler=args.scheduler, tls=tls).check()
+        return worker_command(args.scheduler, args.nworkers, tls.security() if tls else None, Path.cwd())
+    return isolation_command()
+
+
+def _add_cluster_options(grade):
+    where = grade.add_mutually_exclusive_group()
+    where.add_argument("--cluster", metavar="local:N",
+                       help="grade on a Dask cluster of N single-threaded worker processes started here")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on the Dask cluster of this scheduler (tcp://127.0.0.1:PORT or tls://HOST:PORT) "
+                            "whose workers run `python -m autograder worker`")
+    grade.add_argument("--task-timeout", type=float, default=0.0,
+                       help="seconds the cluster may take for one submission (default: from the time limits)")
+    _add_tls_options(grade)
+
+
+def _add_tls_options(parser):
+    parser.add_argument("--tls", metavar="FOLDER", help=f"a folder with {', '.join(TLS_FILES)}")
+    parser.add_argument("--tls-ca", help="the certificate authority's certificate (PEM)")
+    parser.add_argument("--tls-cert", help="this machine's certificate (PEM), signed by that authority")
+    parser.add_argument("--tls-key", help="this machine's private key (PEM)")
+
+
+def _tls_files(args):
+    given = [args.tls_ca, args.tls_cert, args.tls_key]
+    if args.tls and any(given):
+        raise ClusterError("give either --tls FOLDER or --tls-ca/--tls-cert/--tls-key, not both")
+    if args.tls:
+        return TlsFiles.from_folder(args.tls)
+    if any(given) and not all(given):
+        raise ClusterError("--tls-ca, --tls-cert and --tls-key go together")
+    return TlsFiles(*given) if all(given) else None
+
+
+def _cluster_spec(args):
+    tls = _tls_files(args)
+    if not args.cluster and not args.scheduler:
+        if tls or args.task_timeout:
+            raise ClusterError("--tls* and --task-timeout apply to --cluster or --scheduler runs")
+        return None
+    local = parse_cluster(args.cluster) if args.cluster else 0
+    return ClusterSpec(scheduler=args.scheduler or "", local_workers=local, tls=tls,
+                       task_timeout_s=args.task_timeout)
 
 
 def isolation_command():

@@ -1,25 +1,40 @@
-"""Grade one submission: the trusted side of the grader, run in a pool process.
+"""Grade one submission: the trusted side of the grader, in two steps.
 
-The path of one submission, in order:
+1. :func:`grade_submission` computes an :class:`Outcome` in memory from a
+   :class:`Job`, on whichever machine runs it (a local pool process or a Dask
+   worker).  A job carries everything grading needs and nothing else: the
+   release notebooks, the student's submitted files, the isolation level,
+   the time limits and the secret the hidden checks seed their cases from;
+   never a path of the course, the gradebook or another student's files.
+   On that machine:
 
-1. :func:`~autograder.nbgrader_io.submission.read_submission` reads the
-   student's folder once, against the release, into one sandbox program per
-   graded part (setup imports and the answer cells it needs) plus tampering
-   flags and notes;
-2. :func:`~autograder.checks.runner.run_checks` runs the hidden checks, each
-   part against a fresh :class:`~autograder.isolation.student.SandboxStudent`;
-3. the results go into autograded notebooks and a feedback file under
-   ``autograded/<student>/<assignment>/``.
+   a. :func:`~autograder.nbgrader_io.submission.read_submission` reads the
+      submitted files against the release into one sandbox program per graded
+      part (setup imports and the answer cells it needs) plus tampering flags
+      and notes;
+   b. :func:`~autograder.checks.runner.run_checks` runs the hidden checks, each
+      part against a fresh :class:`~autograder.isolation.student.SandboxStudent`;
+   c. the results become autograded notebooks and a feedback text.
 
-The summary returned to the main process (which alone writes the gradebook)
-is plain JSON-able data.  :func:`grade_submission` is the one per-submission
-function: every way of running a class (the local pool today) calls it.
+2. :func:`place_outcome`, on the client (the one process that also writes
+   the gradebook), puts the outcome's files under
+   ``autograded/<student>/<assignment>/`` all at once, and its log under
+   ``autograded/.autograder/<assignment>/``.
+
+Jobs and outcomes cross machines as plain data (:func:`job_to_wire`,
+:func:`outcome_from_wire`): a Dask scheduler has no course code to unpickle
+anything else with.
 """
+import ctypes
+import dataclasses
+import errno
 import json
+import os
 import shutil
+import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -30,51 +45,96 @@ from .checks.runner import CheckResult, PartResult, run_checks
 from .isolation.student import SandboxStudent, TimeLimits
 from .nbgrader_io import autograded
 from .nbgrader_io.release import load_release
-from .nbgrader_io.submission import disagreement_flags, read_submission
+from .nbgrader_io.submission import SubmittedFolder, disagreement_flags, read_submission, read_submitted_folder
 
 FEEDBACK_FILE = "autograder_feedback.txt"
+TIMESTAMP_FILE = "timestamp.txt"
 REPORTS_DIR = ".autograder"       # under autograded/: instructor-only records, ignored by nbgrader's globs
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2      # from <fcntl.h> and <linux/fs.h>
+# The log holds the student's printed output; a class of thousands must not fill the client's disk.
+LOG_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Job:
-    root: str
     assignment: str
     student: str
-    release_dir: str
-    submitted_dir: str            # submitted/<student>/<assignment>
-    autograded_dir: str           # autograded/<student>/<assignment>
+    release: dict                 # release notebook name -> its bytes (the trusted reference)
+    submitted: SubmittedFolder    # read once from submitted/<student>/<assignment>/
     isolation: str
     secret: str
     time_limits: TimeLimits = TimeLimits()
+
+
+@dataclass
+class Outcome:
+    """What grading one submission produced, before anything is written."""
+    summary: dict                 # plain JSON data: status, points, flags, ...
+    notebooks: dict = field(default_factory=dict)   # autograded notebook name -> nbformat JSON text
+    feedback: str = ""
+    timestamp: str = ""           # the submission's timestamp.txt, copied for nbgrader's late penalties
+    log: list = field(default_factory=list)
+
+    @property
+    def student(self):
+        return self.summary["student"]
+
+
+def release_files(release_dir):
+    """The release notebooks as a job carries them: name -> bytes."""
+    return {path.stem: path.read_bytes() for path in sorted(Path(release_dir).glob("*.ipynb"))}
+
+
+def submitted_files(folder, notebook_names):
+    """What a job carries of ``submitted/<student>/<assignment>/``: its :class:`SubmittedFolder`, read once.
+
+    Regular files only, never through a symbolic link, every size bounded
+    (:func:`~autograder.nbgrader_io.submission.read_submitted_folder`).
+    """
+    return read_submitted_folder(folder, notebook_names)
 
 
 def reports_dir(root, assignment):
     return Path(root) / "autograded" / REPORTS_DIR / assignment
 
 
-def grade_submission(job):
-    """Grade one student; never raises (a failure comes back as status 'error')."""
+# ---------------------------------------------------------------------------
+# Step 1: the outcome, in memory
+# ---------------------------------------------------------------------------
+
+def grade_submission(job, course_root):
+    """Grade one student into an :class:`Outcome`; never raises (a failure is status 'error').
+
+    ``course_root`` is the course on the machine doing the grading: its sandboxes hide it.
+    """
     started = time.monotonic()
     try:
-        summary = _grade(job)
+        outcome = _grade(job, course_root)
     except Exception as error:
-        summary = {"student": job.student, "status": "error", "points": {}, "flags": [],
-                   "error": f"{type(error).__name__}: {error}",
-                   "log": ["".join(traceback.format_exception(type(error), error, error.__traceback__))]}
-    summary["seconds"] = round(time.monotonic() - started, 2)
-    _write_log(job, summary.pop("log", []))
-    return summary
+        outcome = Outcome(error_summary(job.student, f"{type(error).__name__}: {error}"),
+                          log=["".join(traceback.format_exception(type(error), error, error.__traceback__))])
+    outcome.summary["seconds"] = round(time.monotonic() - started, 2)
+    outcome.log = bounded_log(outcome.log)
+    return outcome
 
 
-def _grade(job):
+def error_summary(student, error):
+    """The summary of a submission that could not be graded (it records no grade)."""
+    return {"student": student, "status": "error", "points": {}, "flags": [], "error": error}
+
+
+def _grade(job, course_root):
     parts = assignment_parts(job.assignment)
-    release = load_release(job.release_dir, parts)
-    submission = read_submission(job.submitted_dir, release)
+    with tempfile.TemporaryDirectory(prefix="autograder-job-") as scratch:
+        release = load_release(_materialise(Path(scratch) / "release", job.release, ".ipynb"), parts)
+    submission = read_submission(job.submitted, release)
     log = []
+    # One budget for the whole submission, however many parts and restarts it takes.
+    deadline = time.monotonic() + job.time_limits.submission_s
 
     def student_for(part_name):
-        return SandboxStudent(submission.programs[part_name], job.isolation, job.root, job.time_limits, log)
+        return SandboxStudent(submission.programs[part_name], job.isolation, str(course_root),
+                              job.time_limits, log, submission_deadline=deadline)
 
     graded = {part.name: release.points[part.name] for part in parts if part.name in submission.programs}
     results = run_checks(graded, student_for, job.secret.encode("utf-8"), log) if graded else {}
@@ -83,36 +143,113 @@ def _grade(job):
             CheckResult("submission", "notebook submitted", 1.0, False, reason)])
     ordered = [results[part.name] for part in parts]
     flags = submission.flags + disagreement_flags(parts, submission, release, results)
-    _write_outputs(job, release, submission, results, ordered)
     internal = [f"{r.part}/{c.name}" for r in ordered for c in r.internal_errors]
-    return {"student": job.student, "status": "error" if internal else "graded",
-            "error": f"internal grader errors in {', '.join(internal)}" if internal else "",
-            "points": {r.part: r.points for r in ordered}, "max_points": {r.part: r.max_points for r in ordered},
-            "flags": flags, "log": log,
-            "notebooks": {name: name in submission.notebooks for name in release.notebooks}}
+    summary = {"student": job.student, "status": "error" if internal else "graded",
+               "error": f"internal grader errors in {', '.join(internal)}" if internal else "",
+               "points": {r.part: r.points for r in ordered}, "max_points": {r.part: r.max_points for r in ordered},
+               "flags": flags, "notebooks": {name: name in submission.notebooks for name in release.notebooks}}
+    return Outcome(summary, _autograded_notebooks(release, submission, results),
+                   submission_feedback(job.student, job.assignment, ordered, submission.notes),
+                   submission.timestamp, log)
 
 
-def _write_outputs(job, release, submission, results, ordered):
-    out = Path(job.autograded_dir)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    for name, notebook in submission.notebooks.items():
-        release_nb = release.notebooks[name]
+def _materialise(folder, files, suffix):
+    """Write ``files`` (name -> bytes) into a fresh private ``folder``; the readers take a folder."""
+    folder.mkdir(mode=0o700)
+    for name, data in files.items():
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"a job's file name must be a plain name, got {name!r}")
+        (folder / f"{name}{suffix}").write_bytes(data)
+    return folder
+
+
+def _autograded_notebooks(release, submission, results):
+    """Every release notebook: graded from the student's file, or a stand-in saying why not."""
+    notebooks = {}
+    for name, release_nb in release.notebooks.items():
         part_results = {p.name: results[p.name] for p in release_nb.parts}
-        graded = autograded.build(release_nb, notebook, submission.located[name], part_results)
-        nbformat.write(graded, str(out / f"{name}.ipynb"))
-    timestamp = Path(job.submitted_dir) / "timestamp.txt"
-    if timestamp.is_file():
-        shutil.copyfile(timestamp, out / "timestamp.txt")
-    text = submission_feedback(job.student, job.assignment, ordered, submission.notes)
-    (out / FEEDBACK_FILE).write_text(text, encoding="utf-8")
+        if name in submission.notebooks:
+            graded = autograded.build(release_nb, submission.notebooks[name], submission.located[name],
+                                      part_results)
+        else:
+            graded = autograded.build_missing(release_nb, part_results)
+        notebooks[name] = nbformat.writes(graded)
+    return notebooks
 
 
-def _write_log(job, log):
-    directory = reports_dir(job.root, job.assignment)
+def bounded_log(log):
+    """``log`` cut to :data:`LOG_LIMIT` characters in all, saying so."""
+    kept, room = [], LOG_LIMIT
+    for entry in log:
+        if len(entry) > room:
+            kept.append(entry[:room] + f"\n[log cut at {LOG_LIMIT} characters]")
+            break
+        kept.append(entry)
+        room -= len(entry)
+    return kept
+
+
+# ---------------------------------------------------------------------------
+# Step 2: placing the outcome, on the client
+# ---------------------------------------------------------------------------
+
+def place_outcome(root, autograded_dir, assignment, outcome):
+    """Write the outcome's log, and its files into ``autograded_dir`` in one rename.
+
+    A reader (formgrader, ``generate_feedback``) sees the old folder or the new one, never a
+    half-written one.  An outcome without files (grading failed) leaves no folder.
+    """
+    _write_log(root, assignment, outcome)
+    target = Path(autograded_dir)
+    if not outcome.notebooks and not outcome.feedback:
+        shutil.rmtree(target, ignore_errors=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    incoming = Path(tempfile.mkdtemp(prefix=f".{target.name}.incoming-", dir=target.parent))
+    try:
+        _write_files(incoming, outcome)
+        _swap_into_place(incoming, target)
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _write_files(folder, outcome):
+    folder.chmod(0o755)
+    for name, text in outcome.notebooks.items():
+        (folder / f"{name}.ipynb").write_text(text, encoding="utf-8")
+    if outcome.timestamp:
+        (folder / TIMESTAMP_FILE).write_text(outcome.timestamp, encoding="utf-8")
+    (folder / FEEDBACK_FILE).write_text(outcome.feedback, encoding="utf-8")
+
+
+def _swap_into_place(incoming, target):
+    """Move ``incoming`` to ``target``; an old ``target`` ends up at ``incoming`` (then deleted)."""
+    if not target.exists():
+        os.rename(incoming, target)
+    elif not _exchange(incoming, target):
+        # Without renameat2 the old folder is gone for an instant; it is never half-written.
+        os.rename(target, f"{incoming}-old")
+        os.rename(incoming, target)
+        os.rename(f"{incoming}-old", incoming)
+
+
+def _exchange(first, second):
+    """Swap two paths atomically with Linux's renameat2(RENAME_EXCHANGE); False where unsupported."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL):
+        return False
+    raise OSError(error, os.strerror(error), str(second))
+
+
+def _write_log(root, assignment, outcome):
+    directory = reports_dir(root, assignment)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"{job.student}.log").write_text("\n\n".join(log) + "\n", encoding="utf-8")
+    (directory / f"{outcome.student}.log").write_text("\n\n".join(outcome.log) + "\n", encoding="utf-8")
 
 
 def write_summary(root, assignment, summary):
@@ -121,3 +258,24 @@ def write_summary(root, assignment, summary):
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{summary['student']}.json").write_text(
         json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------
+# Plain data for the wire (Dask)
+# ---------------------------------------------------------------------------
+
+def job_to_wire(job):
+    return dataclasses.asdict(job)
+
+
+def job_from_wire(data):
+    return Job(**{**data, "time_limits": TimeLimits(**data["time_limits"]),
+                  "submitted": SubmittedFolder(**data["submitted"])})
+
+
+def outcome_to_wire(outcome):
+    return dataclasses.asdict(outcome)
+
+
+def outcome_from_wire(data):
+    return Outcome(**data)

@@ -2,13 +2,16 @@
 
 :func:`grade_class` finds the submissions, runs
 :func:`~autograder.one_submission.grade_submission` on each through a runner
-(today :func:`local_pool`: one spawned process per worker on this machine),
-records each result in the gradebook as it arrives (this process is the only
-writer of ``gradebook.db``), and writes ``grades.csv``.  Another way of running
-the same per-submission function (a cluster) is one more runner with the same
-signature: ``runner(jobs) -> iterator of summaries``.
+(:class:`LocalRunner`: :func:`local_pool`, one spawned process per worker on this
+machine; or :class:`~autograder.cluster.DaskRunner`: a Dask cluster), places each
+outcome under ``autograded/`` and records it in the gradebook as it arrives (this
+process is the only writer of ``gradebook.db``), and writes ``grades.csv``.
+Every runner has the same shape: ``choose_isolation(requested)``, ``where`` (for
+the first line), ``run(jobs) -> iterator of outcomes`` (in the order of ``jobs``
+as far as it can: fresh submissions come first) and ``report()``.
 """
 import concurrent.futures
+import contextlib
 import csv
 import json
 import multiprocessing
@@ -23,11 +26,16 @@ from .checks.secret import course_secret
 from .isolation.sandbox import ISOLATION_LEVELS, available_isolation, describe_isolation
 from .nbgrader_io import gradebook
 from .nbgrader_io.release import load_release
-from .one_submission import Job, grade_submission, reports_dir, write_summary
+from .one_submission import (Job, Outcome, error_summary, grade_submission, place_outcome, release_files,
+                             reports_dir, submitted_files, write_summary)
 
 
-def grade_class(root, assignment, wanted, requested_isolation, time_limits, workers):
-    """Grade the submissions of ``assignment`` (or only the students in ``wanted``); the exit status."""
+def grade_class(root, assignment, wanted, requested_isolation, time_limits, workers, cluster=None):
+    """Grade the submissions of ``assignment`` (or only the students in ``wanted``); the exit status.
+
+    ``cluster``: None for the local pool of ``workers`` processes, else a
+    :class:`~autograder.cluster.ClusterSpec` saying which Dask cluster grades.
+    """
     coursedir, config = gradebook.course_directory(root)
     parts = assignment_parts(assignment)
     release_dir = gradebook.assignment_dir(coursedir, "release", assignment)
@@ -37,24 +45,57 @@ def grade_class(root, assignment, wanted, requested_isolation, time_limits, work
         print(f"no submissions under submitted/*/{assignment}/")
         return 0
     gradebook.ensure_assignment(coursedir, assignment)
-    isolation = choose_isolation(requested_isolation)
-    secret = course_secret().decode("utf-8")
-    jobs = [Job(str(root), assignment, student, str(release_dir),
-                str(gradebook.assignment_dir(coursedir, "submitted", assignment, student)),
-                str(gradebook.assignment_dir(coursedir, "autograded", assignment, student)),
-                isolation, secret, time_limits) for student in students]
-    workers = max(1, min(workers, len(jobs)))
-    print(f"grading {len(jobs)} submission(s) of {assignment} with {workers} worker(s)", flush=True)
-    summaries = []
-    for done, summary in enumerate(local_pool(jobs, workers), start=1):
-        _record(coursedir, config, assignment, summary)
-        write_summary(root, assignment, summary)
-        summaries.append(summary)
-        print(f"[{done}/{len(jobs)}] {_progress_line(summary)}", flush=True)
+    with contextlib.ExitStack() as stack:
+        runner = _choose_runner(stack, root, cluster, workers, len(students))
+        isolation = runner.choose_isolation(requested_isolation)
+        jobs = _jobs(coursedir, assignment, fresh_first(root, assignment, students), release_dir,
+                     isolation, time_limits)
+        print(f"grading {len(students)} submission(s) of {assignment} {runner.where}", flush=True)
+        summaries = _grade_all(root, coursedir, config, assignment, runner.run(jobs), len(students))
+        runner.report()
     all_students = submitted_students(coursedir, assignment, None)
     write_grades_csv(Path(root) / "grades.csv", [p.name for p in parts],
                      _grade_rows(root, assignment, all_students))
     return _summarise(summaries)
+
+
+def _choose_runner(stack, root, cluster, workers, count):
+    if cluster is None:
+        return LocalRunner(root, max(1, min(workers, count)))
+    from .cluster import DaskRunner   # Dask is needed only for cluster runs
+    return stack.enter_context(DaskRunner(cluster, root))
+
+
+def fresh_first(root, assignment, students):
+    """Students never graded before come first: on a deadline night, their feedback matters most."""
+    done = {path.stem for path in reports_dir(root, assignment).glob("*.json")}
+    return sorted(students, key=lambda student: student in done)
+
+
+def _jobs(coursedir, assignment, students, release_dir, isolation, time_limits):
+    """One :class:`Job` per student, read when the runner asks for it (a class can be large)."""
+    release = release_files(release_dir)
+    secret = course_secret().decode("utf-8")
+    for student in students:
+        folder = gradebook.assignment_dir(coursedir, "submitted", assignment, student)
+        yield Job(assignment, student, release, submitted_files(folder, list(release)), isolation, secret,
+                  time_limits)
+
+
+def _grade_all(root, coursedir, config, assignment, outcomes, total):
+    """Place and record each outcome as it arrives; a second outcome for a student is dropped."""
+    summaries, seen = [], set()
+    for outcome in outcomes:
+        if outcome.student in seen:
+            continue
+        seen.add(outcome.student)
+        autograded = gradebook.assignment_dir(coursedir, "autograded", assignment, outcome.student)
+        place_outcome(root, autograded, assignment, outcome)
+        _record(coursedir, config, assignment, outcome.summary)
+        write_summary(root, assignment, outcome.summary)
+        summaries.append(outcome.summary)
+        print(f"[{len(summaries)}/{total}] {_progress_line(outcome.summary)}", flush=True)
+    return summaries
 
 
 def choose_isolation(requested):
@@ -64,12 +105,16 @@ def choose_isolation(requested):
         requested = level
     elif ISOLATION_LEVELS.index(requested) < ISOLATION_LEVELS.index(level):
         raise ValueError(f"{requested} isolation is not available here ({reason})")
-    print(f"isolation: {describe_isolation(requested)}", flush=True)
-    if requested != "namespaces":
-        print(f"WARNING: student code runs with {'DEGRADED' if requested == 'process' else 'PARTLY DEGRADED'} "
+    announce_isolation(requested, reason)
+    return requested
+
+
+def announce_isolation(level, reason):
+    print(f"isolation: {describe_isolation(level)}", flush=True)
+    if level != "namespaces":
+        print(f"WARNING: student code runs with {'DEGRADED' if level == 'process' else 'PARTLY DEGRADED'} "
               f"isolation ({reason or 'as requested'}); run the grader as root for full isolation",
               file=sys.stderr, flush=True)
-    return requested
 
 
 def submitted_students(coursedir, assignment, wanted):
@@ -84,13 +129,30 @@ def submitted_students(coursedir, assignment, wanted):
     return [s for s in found if s in wanted]
 
 
-def local_pool(jobs, workers):
-    """Yield each job's summary as it finishes; a broken pool is replaced once."""
+class LocalRunner:
+    """Today's runner: :func:`local_pool` on this machine, at the level this machine supports."""
+
+    def __init__(self, root, workers):
+        self.root, self.workers = str(root), workers
+        self.where = f"with {workers} worker(s)"
+
+    def choose_isolation(self, requested):
+        return choose_isolation(requested)
+
+    def run(self, jobs):
+        return local_pool(list(jobs), self.workers, self.root)
+
+    def report(self):
+        pass
+
+
+def local_pool(jobs, workers, root):
+    """Yield each job's :class:`Outcome` as it finishes; a broken pool is replaced once."""
     pending = list(jobs)
     for attempt in range(2):
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(grade_submission, job): job for job in pending}
+            futures = {pool.submit(grade_submission, job, root): job for job in pending}
             pending = []
             for future in concurrent.futures.as_completed(futures):
                 try:
@@ -100,8 +162,8 @@ def local_pool(jobs, workers):
         if not pending:
             return
     for job in pending:
-        yield {"student": job.student, "status": "error", "points": {}, "flags": [],
-               "error": "the grading process crashed twice on this submission", "seconds": 0}
+        yield Outcome({**error_summary(job.student, "the grading process crashed twice on this submission"),
+                       "seconds": 0})
 
 
 def _record(coursedir, config, assignment, summary):

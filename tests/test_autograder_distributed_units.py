@@ -1,0 +1,157 @@
+"""The pieces of distributed grading that need no cluster: placement, the wire, digests, resources, addresses."""
+import pickle
+import pickletools
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autograder import cluster, grading_worker
+from autograder.isolation.student import TimeLimits
+from autograder.one_submission import (Job, Outcome, error_summary, job_from_wire, job_to_wire, outcome_from_wire,
+                                       outcome_to_wire, place_outcome, reports_dir)
+from autograder.nbgrader_io.submission import SubmittedFolder
+
+REPO = Path(__file__).resolve().parents[1]
+PLAIN_TYPES = (dict, list, tuple, str, bytes, int, float, bool, type(None))
+
+
+def outcome(student="alice", notebook_text="{}", feedback="well done"):
+    summary = {"student": student, "status": "graded", "points": {"p": 1.0}, "flags": [], "error": ""}
+    return Outcome(summary, {"convolution": notebook_text}, feedback, "2026-03-01 12:00:00", ["log line"])
+
+
+def test_placing_an_outcome_replaces_the_old_folder_whole_and_leaves_nothing_beside_it(tmp_path):
+    target = tmp_path / "autograded" / "alice" / "numpy_cnn"
+    target.mkdir(parents=True)
+    (target / "stale.ipynb").write_text("from an older run")
+    place_outcome(tmp_path, target, "numpy_cnn", outcome())
+    assert sorted(p.name for p in target.iterdir()) == ["autograder_feedback.txt", "convolution.ipynb",
+                                                        "timestamp.txt"]
+    assert [p.name for p in target.parent.iterdir()] == ["numpy_cnn"]   # no .incoming folder left
+    assert (reports_dir(tmp_path, "numpy_cnn") / "alice.log").read_text() == "log line\n"
+
+
+def test_an_outcome_without_files_leaves_no_autograded_folder(tmp_path):
+    target = tmp_path / "autograded" / "alice" / "numpy_cnn"
+    target.mkdir(parents=True)
+    (target / "convolution.ipynb").write_text("from an older run")
+    place_outcome(tmp_path, target, "numpy_cnn", Outcome(error_summary("alice", "the worker died")))
+    assert not target.exists()
+
+
+def test_a_reader_never_sees_a_half_placed_folder(tmp_path, monkeypatch):
+    # Writing the new files fails halfway: the old folder must stay as it was.
+    target = tmp_path / "autograded" / "alice" / "numpy_cnn"
+    target.mkdir(parents=True)
+    (target / "convolution.ipynb").write_text("old")
+    real_write = Path.write_text
+
+    def failing_write(self, text, *args, **kwargs):
+        if self.name == "autograder_feedback.txt":
+            raise OSError("disk full")
+        return real_write(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", failing_write)
+    with pytest.raises(OSError):
+        place_outcome(tmp_path, target, "numpy_cnn", outcome(notebook_text="new"))
+    assert [p.name for p in target.iterdir()] == ["convolution.ipynb"]
+    assert (target / "convolution.ipynb").read_text() == "old"
+    assert [p.name for p in target.parent.iterdir()] == ["numpy_cnn"]
+
+
+def pickled_globals(value):
+    """The ``module name`` pairs a pickle of ``value`` would import when loaded."""
+    found, strings = set(), []
+    for opcode, argument, _ in pickletools.genops(pickle.dumps(value)):
+        if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+            strings.append(argument)
+        elif opcode.name == "STACK_GLOBAL":
+            found.add(tuple(strings[-2:]))
+        elif opcode.name == "GLOBAL":
+            found.add(tuple(argument.split(" ")))
+    return found
+
+
+def a_job():
+    submitted = SubmittedFolder("alice", {"convolution": b"{}"}, "2026-03-01 12:00:00", {"max_pooling.ipynb": "a link"})
+    return Job("numpy_cnn", "alice", {"convolution": b"{}"}, submitted, "namespaces", "key", TimeLimits(call_s=2))
+
+
+def test_jobs_and_outcomes_cross_the_wire_as_plain_data_and_come_back_equal():
+    job, result = a_job(), outcome()
+    assert pickled_globals(job_to_wire(job)) == set() and pickled_globals(outcome_to_wire(result)) == set()
+    assert job_from_wire(pickle.loads(pickle.dumps(job_to_wire(job)))) == job
+    assert outcome_from_wire(pickle.loads(pickle.dumps(outcome_to_wire(result)))) == result
+
+
+def test_a_task_needs_only_the_standard_library_on_the_scheduler():
+    task = cluster._task(job_to_wire(a_job()), "d" * 64)
+    modules = {module for module, _ in pickled_globals(task)}
+    assert modules <= {"_operator", "operator", "builtins", "importlib"}, modules
+    assert "autograder" not in str(pickled_globals(task))
+
+
+def copy_of_grader(tmp_path):
+    target = tmp_path / "autograder"
+    shutil.copytree(REPO / "autograder", target, ignore=shutil.ignore_patterns("__pycache__", ".secret"))
+    return target
+
+
+def test_the_digest_changes_with_any_check_file_and_ignores_caches_and_the_secret(tmp_path):
+    grader = copy_of_grader(tmp_path)
+    before = grading_worker.grader_digest(grader)
+    (grader / "__pycache__").mkdir(exist_ok=True)
+    (grader / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    (grader / ".secret").write_text("term secret")
+    assert grading_worker.grader_digest(grader) == before
+    check = grader / "checks" / "test_conv_forward_naive.py"
+    check.write_text(check.read_text() + "\n# lenient\n")
+    assert grading_worker.grader_digest(grader) != before
+
+
+def test_a_worker_serves_its_level_and_weaker_ones_but_never_process():
+    digest = "a" * 64
+    assert set(grading_worker.grader_resources(digest, "namespaces")) == {
+        grading_worker.resource_name(digest, "namespaces"), grading_worker.resource_name(digest, "userns")}
+    assert set(grading_worker.grader_resources(digest, "userns")) == {grading_worker.resource_name(digest, "userns")}
+    assert grading_worker.grader_resources(digest, "process") == {}
+    assert grading_worker.parse_resource(grading_worker.resource_name(digest, "userns")) == (digest[:24], "userns")
+
+
+def test_a_task_with_another_digest_is_refused_on_the_worker_before_any_grading():
+    wire = grading_worker.grade_task(job_to_wire(a_job()), "0" * 64)
+    assert wire["summary"]["status"] == "error" and "differs from the client's" in wire["summary"]["error"]
+    assert wire["notebooks"] == {} and "seconds" not in wire["summary"]
+
+
+@pytest.mark.parametrize("spec, message", [
+    (cluster.ClusterSpec(scheduler="tcp://10.1.2.3:8786"), "only over TLS"),
+    (cluster.ClusterSpec(scheduler="tls://grader.example:8786"), "needs --tls"),
+    (cluster.ClusterSpec(scheduler="inproc://x"), "expected tcp://"),
+    (cluster.ClusterSpec(), "either --cluster"),
+    (cluster.ClusterSpec(scheduler="tcp://127.0.0.1:8786", local_workers=2), "either --cluster"),
+])
+def test_cluster_addresses_that_would_weaken_the_guarantees_are_refused(spec, message):
+    with pytest.raises(cluster.ClusterError, match=message):
+        spec.check()
+
+
+def test_a_worker_listens_on_loopback_and_refuses_a_plain_tcp_scheduler_elsewhere():
+    assert grading_worker.listen_host("tcp://127.0.0.1:8786") == "127.0.0.1"
+    assert grading_worker.listen_host("tcp://localhost:8786") == "127.0.0.1"
+    assert grading_worker.listen_host("tls://10.1.2.3:8786") is None
+    with pytest.raises(grading_worker.WorkerRefused, match="only over TLS"):
+        grading_worker.listen_host("tcp://10.1.2.3:8786")
+
+
+@pytest.mark.parametrize("text", ["local", "local:0", "local:x", "remote:2", "2"])
+def test_a_malformed_local_cluster_is_refused(text):
+    with pytest.raises(cluster.ClusterError, match="expected local:N"):
+        cluster.parse_cluster(text)
+
+
+def test_a_tls_folder_must_hold_all_three_files(tmp_path):
+    (tmp_path / "ca.pem").write_text("x")
+    with pytest.raises(cluster.ClusterError, match="missing cert.pem, key.pem"):
+        cluster.TlsFiles.from_folder(tmp_path)
