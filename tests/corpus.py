@@ -539,3 +539,47 @@ import os, signal
 def strike():
     os.kill(0, signal.SIGKILL)
 '''
+
+# Naive layers built on the course's own implementations, each reached another way; every one
+# is a working conv_forward_naive where cnnbook is whole, and must earn nothing for its part.
+NAIVE_ON_COURSE_CODE = {
+    # The release's own setup names the fast layer: just use it.
+    "setup_name": '''
+def conv_forward_naive(x, w, b, conv_param):
+    return conv_forward_fast(x, w, b, conv_param)
+''',
+    "import_in_cell": '''
+from cnnbook.fast_layers import conv_forward_fast
+
+def conv_forward_naive(x, w, b, conv_param):
+    return conv_forward_fast(x, w, b, conv_param)
+''',
+    # An assembled name, imported only when called.
+    "assembled_name": '''
+import importlib
+
+def conv_forward_naive(x, w, b, conv_param):
+    fast = importlib.import_module("cnnbook." + "fast_" + "layers")
+    return fast.conv_forward_fast(x, w, b, conv_param)
+''',
+    # Another module that wraps the fast layers.
+    "sandwich_layers": '''
+def conv_forward_naive(x, w, b, conv_param):
+    from cnnbook import layer_utils
+    return layer_utils.conv_forward_fast(x, w, b, conv_param)
+''',
+    # The chapter's equations module, loaded straight from its file, wherever a package can be found.
+    "by_file_path": '''
+import importlib.util, os, sys
+
+def conv_forward_naive(x, w, b, conv_param):
+    for folder in sys.path:
+        path = os.path.join(folder, "cnnbook", "fast_layers.py")
+        if os.path.isfile(path):
+            spec = importlib.util.spec_from_file_location("stolen_fast", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module.conv_forward_fast(x, w, b, conv_param)
+    raise RuntimeError("no fast layers found")
+''',
+}

@@ -89,5 +89,5 @@ def hidden_import(statement, modules):
 def rule_text(modules):
     """The rule, in the words of the feedback."""
     allowed = ", ".join(f"{PACKAGE}.{name}" for name in modules) or f"nothing of {PACKAGE}"
-    return (f"this part may use only {allowed}: a graded layer is your own code, not one of the course's "
-            "implementations")
+    return (f"this part may use only {allowed} (a graded layer is your own code, not one of the course's "
+            "implementations)")

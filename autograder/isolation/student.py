@@ -300,7 +300,7 @@ class SandboxStudent(Student):
                 error = StudentError(reply[0].get("error", {}))
                 self.notes.append(f"running your answer cell {label} {error.describe()}; "
                                   "anything it defined before that line is graded")
-                if NOT_ALLOWED in error.message:
+                if NOT_ALLOWED in error.message and rule_text(self.program.cnnbook_modules) not in self.notes:
                     self.notes.append(rule_text(self.program.cnnbook_modules))
 
     def _request(self, header, arrays, limit, loading=False):
