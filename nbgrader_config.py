@@ -12,6 +12,7 @@ fails while it is stale), and records the assignment's cells in gradebook.db,
 which `nbgrader autograde` needs.
 """
 import os
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 -- provided by traitlets when it loads this file
@@ -36,3 +37,18 @@ if str(REPO_ROOT) not in _python_path:
 # stuck in an endless loop is interrupted instead of hanging the grading run.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+
+# The trusted grader's hooks into nbgrader itself; they live in autograder/, so the
+# repository root must be importable in nbgrader's own process too.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+# `nbgrader autograde` (and formgrader's Autograde button) refuses to replace trusted grades.
+c.Autograde.exporter_class = "autograder.nbgrader_io.plain_autograde.TrustedGraderOnly"
+# Every feedback page carries the whole trusted feedback under the gradebook's total; long lines wrap.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "autograder.nbgrader_io.feedback_page.SubmissionFeedback",
+]
+# release_feedback finds hub students' secrets in submitted/ and skips LMS students, saying so.
+c.ExchangeFactory.release_feedback = "autograder.nbgrader_io.feedback_release.ReleaseFeedbackToEveryRoute"

@@ -3,6 +3,7 @@
     python -m autograder grade ASSIGNMENT [--workers N] [--student ID ...] [--isolation LEVEL]
     python -m autograder grade ASSIGNMENT --cluster local:N | --scheduler ADDRESS [--tls FOLDER]
     python -m autograder worker SCHEDULER_ADDRESS [--nworkers N] [--tls FOLDER]
+    python -m autograder grades ASSIGNMENT
     python -m autograder isolation
 
 Run from the course root (where nbgrader_config.py is).  ``grade`` grades
@@ -13,8 +14,10 @@ every ``submitted/*/ASSIGNMENT/`` (or only the named students) and writes:
 * ``autograded/<student>/ASSIGNMENT/``: the autograded notebooks and
   ``autograder_feedback.txt`` (copied into the feedback by
   ``nbgrader generate_feedback``);
-* ``grades.csv``: one row per student, one column per graded part, with
-  tampering flags;
+* ``grades.csv``: one row per student, from the gradebook: one column per
+  graded part, then the autograded points, manual adjustments, late penalty,
+  final total, whether manual grading is pending, the run's status and the
+  tampering flags (``grades`` writes it again, e.g. after manual grading);
 * ``autograded/.autograder/ASSIGNMENT/<student>.json`` and ``.log``: the
   instructor's record (flags, the student's printed output, grader errors).
 
@@ -35,7 +38,7 @@ from .isolation.sandbox import ISOLATION_LEVELS
 from .isolation.student import TimeLimits
 from .nbgrader_io.gradebook import CourseError
 from .nbgrader_io.release import ReleaseError
-from .whole_class import choose_isolation, grade_class
+from .whole_class import choose_isolation, grade_class, write_class_grades
 
 
 def main(argv=None):
@@ -52,6 +55,8 @@ def main(argv=None):
     grade.add_argument("--call-timeout", type=float, default=TimeLimits.call_s,
                        help=f"seconds one call of a student function may take (default {TimeLimits.call_s:g})")
     _add_cluster_options(grade)
+    grades = commands.add_parser("grades", help="write grades.csv again from the gradebook (after manual grading)")
+    grades.add_argument("assignment")
     commands.add_parser("isolation", help="start one sandbox and report what it can reach")
     worker = commands.add_parser("worker", help="serve grading workers to a Dask scheduler (run from a course root)")
     worker.add_argument("scheduler", help="the scheduler's address: tcp://127.0.0.1:PORT, or tls://HOST:PORT")
@@ -74,6 +79,9 @@ def _run(args):
     if args.command == "grade":
         return grade_class(Path.cwd(), args.assignment, args.student, args.isolation,
                            TimeLimits(call_s=args.call_timeout), args.workers, _cluster_spec(args))
+    if args.command == "grades":
+        print(f"wrote {write_class_grades(Path.cwd(), args.assignment)}")
+        return 0
     if args.command == "worker":
         from .grading_worker import worker_command
         tls = _tls_files(args)

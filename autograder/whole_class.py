@@ -18,6 +18,7 @@ import multiprocessing
 import shutil
 import sys
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
 from .checks.feedback import format_points
@@ -53,10 +54,17 @@ def grade_class(root, assignment, wanted, requested_isolation, time_limits, work
         print(f"grading {len(students)} submission(s) of {assignment} {runner.where}", flush=True)
         summaries = _grade_all(root, coursedir, config, assignment, runner.run(jobs), len(students))
         runner.report()
-    all_students = submitted_students(coursedir, assignment, None)
-    write_grades_csv(Path(root) / "grades.csv", [p.name for p in parts],
-                     _grade_rows(root, assignment, all_students))
+    write_class_grades(root, assignment)
     return _summarise(summaries)
+
+
+def write_class_grades(root, assignment):
+    """Write ``grades.csv`` from the gradebook (again after manual grading in formgrader); its path."""
+    coursedir, _config = gradebook.course_directory(root)
+    students = submitted_students(coursedir, assignment, None)
+    path = Path(root) / "grades.csv"
+    write_grades_csv(path, assignment_parts(assignment), _grade_rows(root, coursedir, assignment, students))
+    return path
 
 
 def _choose_runner(stack, root, cluster, workers, count):
@@ -170,7 +178,7 @@ def _record(coursedir, config, assignment, summary):
     autograded = gradebook.assignment_dir(coursedir, "autograded", assignment, summary["student"])
     if summary["status"] == "graded":
         try:
-            gradebook.record(coursedir, config, assignment, summary["student"], autograded)
+            gradebook.record(coursedir, config, assignment, summary["student"], autograded, summary["flags"])
             summary["recorded"] = True
             return
         except Exception as error:
@@ -193,27 +201,55 @@ def _progress_line(summary):
     return line + f" ({summary.get('seconds', 0):.1f} s)"
 
 
-def _grade_rows(root, assignment, students):
+def _grade_rows(root, coursedir, assignment, students):
+    """One :class:`GradeRow` per student graded at least once, its numbers read from the gradebook."""
+    totals = gradebook.class_totals(coursedir, assignment, students)
     rows = []
     for student in students:
         path = reports_dir(root, assignment) / f"{student}.json"
-        if not path.is_file():
-            continue
-        summary = json.loads(path.read_text(encoding="utf-8"))
-        points = summary.get("points", {})
-        rows.append((student, points, round(sum(points.values()), 4), summary.get("status", "?"),
-                     summary.get("flags", [])))
+        if path.is_file():
+            summary = json.loads(path.read_text(encoding="utf-8"))
+            rows.append(GradeRow(student, summary.get("status", "?"), summary.get("flags", []),
+                                 totals.get(student)))
     return rows
 
 
+@dataclass(frozen=True)
+class GradeRow:
+    student: str
+    status: str                  # of the latest grading run: graded, or error (then nothing new was recorded)
+    flags: list
+    totals: object               # gradebook.SubmissionTotals, or None when the gradebook has no grade
+
+
+# The header of grades.csv, after one column per graded part (its trusted points): what each column is.
+GRADE_COLUMNS = ("autograded", "manual_adjustment", "late_penalty", "total", "max_score",
+                 "needs_manual_grading", "status", "flags")
+
+
 def write_grades_csv(path, parts, rows):
-    """``rows``: ``[(student, {part: points}, total, status, flags)]``, one per student."""
+    """``grades.csv``: per student the gradebook's numbers (so formgrader's edits and late penalties count).
+
+    Columns: ``student``; per part, its trusted points; ``autograded``, their sum;
+    ``manual_adjustment``, what formgrader's manual scores add or take away; ``late_penalty``;
+    ``total``, the final score (autograded + manual adjustment - late penalty, at least 0, as
+    ``nbgrader export`` counts it); ``max_score``; ``needs_manual_grading`` (yes/no);
+    ``status`` of the latest run; ``flags``.  Numbers are empty when the gradebook has no grade.
+    """
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *parts, "total", "status", "flags"])
-        for student, points, total, status, flags in rows:
-            writer.writerow([student, *(format_points(points.get(part, 0.0)) for part in parts),
-                             format_points(total), status, " | ".join(flags)])
+        writer.writerow(["student", *(part.name for part in parts), *GRADE_COLUMNS])
+        for row in rows:
+            writer.writerow([row.student, *_numbers(parts, row.totals), row.status, " | ".join(row.flags)])
+
+
+def _numbers(parts, totals):
+    if totals is None:
+        return [""] * (len(parts) + len(GRADE_COLUMNS) - 2)
+    points = [format_points(totals.cell_points.get(part.test_cell, 0.0)) for part in parts]
+    return [*points, *(format_points(value) for value in (
+        totals.autograded, totals.manual_adjustment, totals.late_penalty, totals.final, totals.max_score)),
+        "yes" if totals.needs_manual_grading else "no"]
 
 
 def _summarise(summaries):

@@ -6,13 +6,19 @@ cells included; deleted ones are re-inserted) and the release metadata of
 every answer cell.  Unlike nbgrader, nothing is executed: each test cell
 gets, as its outputs, the trusted feedback of its part (stdout) and the
 points earned (the cell's value, which nbgrader reads as partial credit).
+
+A release notebook the submission lacks, or that could not be read, gets a
+stand-in (:func:`build_missing`): the release itself, saying at the top what
+happened, with each test cell's trusted 0.  So the gradebook, formgrader and
+the feedback pages show that notebook and the points it cost, like the others.
 """
 import copy
+import html
 
 import nbformat
 
 from . import cells
-from ..checks.feedback import part_feedback
+from ..checks.feedback import format_points, part_feedback
 
 
 def build(release_nb, student_nb, located, results):
@@ -26,12 +32,31 @@ def build(release_nb, student_nb, located, results):
         if cells.grade_id(cell) != part:
             cell.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(release_nb.answers[part].metadata["nbgrader"])
     _restore_release_cells(notebook, release_nb)
+    _fill_test_cells(notebook, release_nb, results)
+    return notebook
+
+
+def build_missing(release_nb, results):
+    """The autograded stand-in for a release notebook that was not graded from the student's file."""
+    notebook = copy.deepcopy(release_nb.notebook)
+    for cell in notebook.cells:
+        _clear(cell)
+    reasons = sorted({check.message for result in results.values() for check in result.checks})
+    lost = sum(result.max_points - result.points for result in results.values())
+    notebook.cells.insert(0, nbformat.v4.new_markdown_cell(
+        f"<pre class=\"autograder-missing\">{html.escape(release_nb.name)}.ipynb was not graded from your work: "
+        f"{html.escape('; '.join(reasons) or 'not submitted')}.\n"
+        f"It cost {format_points(lost)} points. Below is the notebook as it was released.</pre>"))
+    _fill_test_cells(notebook, release_nb, results)
+    return notebook
+
+
+def _fill_test_cells(notebook, release_nb, results):
     for part in release_nb.parts:
         test = cells.cell_with_id(notebook, part.test_cell)
         if test is not None and part.name in results:
             test.outputs = _outputs(results[part.name])
             test.execution_count = 1
-    return notebook
 
 
 def _clear(cell):

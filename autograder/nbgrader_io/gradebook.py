@@ -8,10 +8,12 @@ test cells carry the trusted points as their value.  So formgrader,
 Only the main grading process calls this module (SQLite, one writer).
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -37,6 +39,20 @@ def _put_python_scripts_on_path():
 
 
 _put_python_scripts_on_path()
+
+
+@dataclass(frozen=True)
+class SubmissionTotals:
+    """One student's standing on an assignment, as the gradebook (and so formgrader and export) has it."""
+    student: str
+    cell_points: dict            # test cell name -> its trusted (autograded) points
+    autograded: float            # the trusted points of every graded cell
+    manual_adjustment: float     # manual scores replacing trusted ones, manually graded cells, extra credit
+    late_penalty: float
+    final: float                 # autograded + manual adjustment - late penalty: what nbgrader export counts
+    max_score: float
+    needs_manual_grading: bool   # some cell waits for a human grader in formgrader
+    timestamp: object = None
 
 
 class CourseError(Exception):
@@ -80,12 +96,17 @@ def ensure_assignment(coursedir, assignment, log=print):
         raise CourseError(f"nbgrader generate_assignment {assignment} failed:\n{done.stdout}{done.stderr}")
 
 
-def record(coursedir, config, assignment, student, autograded_dir):
-    """Write one student's trusted scores into the gradebook from the autograded notebooks."""
+def record(coursedir, config, assignment, student, autograded_dir, flags=()):
+    """Write one student's trusted scores into the gradebook from the autograded notebooks.
+
+    ``flags`` (the grader's tampering flags) set formgrader's "flagged" mark on the notebooks
+    they name, or on every notebook when one names none; a submission without flags is unmarked.
+    """
     # nbgrader's own API triggers SQLAlchemy autoflush warnings here, as it does in `nbgrader autograde`.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)
         _record(coursedir, config, assignment, student, autograded_dir)
+        _set_flagged(coursedir, assignment, student, flags)
 
 
 def _record(coursedir, config, assignment, student, autograded_dir):
@@ -105,6 +126,23 @@ def _record(coursedir, config, assignment, student, autograded_dir):
             _zero_scores(coursedir, assignment, student, name)
 
 
+def _set_flagged(coursedir, assignment, student, flags):
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        notebooks = gb.find_submission(assignment, student).notebooks
+        names = {nb.name: {nb.name, *(cell.name for cell in nb.notebook.grade_cells),
+                           *(cell.name for cell in nb.notebook.solution_cells)} for nb in notebooks}
+        for notebook in notebooks:
+            notebook.flagged = any(_flag_concerns(flag, names[notebook.name], names) for flag in flags)
+        gb.db.commit()
+
+
+def _flag_concerns(flag, own_names, all_names):
+    """Whether ``flag`` is about this notebook: it names one of its cells, or no notebook's cell at all."""
+    words = set(re.findall(r"[\w.]+", flag))
+    words |= {word.removesuffix(".ipynb") for word in words}
+    return bool(words & own_names) or not any(words & names for names in all_names.values())
+
+
 def _save_scores(coursedir, config, assignment, student, notebook_name, notebook):
     resources = {"nbgrader": {"notebook": notebook_name, "assignment": assignment, "student": student,
                               "db_url": coursedir.db_url}}
@@ -120,3 +158,35 @@ def _zero_scores(coursedir, assignment, student, notebook_name):
             grade.auto_score = 0
             grade.needs_manual_grade = False
         gb.db.commit()
+
+
+def class_totals(coursedir, assignment, students):
+    """``{student: SubmissionTotals}`` for those of ``students`` the gradebook has a submission of."""
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        found = {student: _totals(gb, assignment, student) for student in students}
+    return {student: totals for student, totals in found.items() if totals is not None}
+
+
+def submission_totals(db_url, course_id, assignment, student):
+    """The gradebook's totals of one submission; :class:`CourseError` when it holds none."""
+    with Gradebook(db_url, course_id) as gb:
+        totals = _totals(gb, assignment, student)
+    if totals is None:
+        raise CourseError(f"the gradebook has no submission of {assignment} by {student}: "
+                          f"grade it first (python -m autograder grade {assignment} --student {student})")
+    return totals
+
+
+def _totals(gb, assignment, student):
+    try:
+        submission = gb.find_submission(assignment, student)
+    except MissingEntry:
+        return None
+    grades = [grade for notebook in submission.notebooks for grade in notebook.grades]
+    autograded = sum(grade.auto_score or 0.0 for grade in grades)
+    score, penalty = float(submission.score), float(submission.late_submission_penalty or 0.0)
+    # nbgrader export floors the final score at 0 the same way.
+    return SubmissionTotals(
+        student, {grade.name: float(grade.auto_score or 0.0) for grade in grades}, autograded,
+        score - autograded, penalty, max(score - penalty, 0.0), float(submission.max_score),
+        any(grade.needs_manual_grade for grade in grades), submission.timestamp)
