@@ -4,7 +4,8 @@
    :class:`Job`, on whichever machine runs it (a local pool process or a Dask
    worker).  A job carries everything grading needs and nothing else: the
    release notebooks, the student's submitted files, the isolation level,
-   the time limits and the secret the hidden checks seed their cases from;
+   the time limits and the key the hidden checks seed their cases from
+   (derived from the term secret for this student; never the secret itself);
    never a path of the course, the gradebook or another student's files.
    On that machine:
 
@@ -62,7 +63,7 @@ class Job:
     release: dict                 # release notebook name -> its bytes (the trusted reference)
     submitted: SubmittedFolder    # read once from submitted/<student>/<assignment>/
     isolation: str
-    secret: str
+    case_key: str                 # checks.secret.submission_key: never the term secret itself
     time_limits: TimeLimits = TimeLimits()
 
 
@@ -137,7 +138,7 @@ def _grade(job, course_root):
                               job.time_limits, log, submission_deadline=deadline)
 
     graded = {part.name: release.points[part.name] for part in parts if part.name in submission.programs}
-    results = run_checks(graded, student_for, job.secret.encode("utf-8"), log) if graded else {}
+    results = run_checks(graded, student_for, job.case_key.encode("utf-8"), log) if graded else {}
     for part_name, reason in submission.missing.items():
         results[part_name] = PartResult(part_name, release.points[part_name], [
             CheckResult("submission", "notebook submitted", 1.0, False, reason)])

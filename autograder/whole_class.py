@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .checks.feedback import format_points
 from .checks.parts import assignment_parts
-from .checks.secret import course_secret
+from .checks.secret import course_secret, submission_key
 from .isolation.sandbox import ISOLATION_LEVELS, available_isolation, describe_isolation
 from .nbgrader_io import gradebook
 from .nbgrader_io.release import load_release
@@ -83,11 +83,11 @@ def fresh_first(root, assignment, students):
 def _jobs(coursedir, assignment, students, release_dir, isolation, time_limits):
     """One :class:`Job` per student, read when the runner asks for it (a class can be large)."""
     release = release_files(release_dir)
-    secret = course_secret().decode("utf-8")
+    secret = course_secret()
     for student in students:
         folder = gradebook.assignment_dir(coursedir, "submitted", assignment, student)
-        yield Job(assignment, student, release, submitted_files(folder, list(release)), isolation, secret,
-                  time_limits)
+        yield Job(assignment, student, release, submitted_files(folder, list(release)), isolation,
+                  submission_key(secret, assignment, student), time_limits)
 
 
 def _grade_all(root, coursedir, config, assignment, outcomes, total):

@@ -138,10 +138,12 @@ def test_arrays_in_arrays_out(started, level):
 def test_student_errors_name_the_students_line_only(started, level):
     sandbox = started(level)
     header = run(sandbox, "x = 1\ny = x / 0\n")
+    # The worker names the place; the grader shows the line from its own copy of the source.
     assert header["error"] == {"type": "ZeroDivisionError", "message": "division by zero",
-                               "where": "answer cell t, line 2: y = x / 0"}
+                               "file": "answer cell t", "line": 2}
     header = run(sandbox, "def f(:\n")
-    assert header["error"]["type"] == "SyntaxError" and header["error"]["where"].startswith("answer cell t, line 1")
+    assert header["error"]["type"] == "SyntaxError" and header["error"]["file"] == "answer cell t"
+    assert header["error"]["line"] == 1
 
 
 @pytest.mark.parametrize("level", LEVELS)

@@ -77,7 +77,11 @@ class Verifier:
         return tuple(value)
 
     def array(self, name, value, shape, dtype=None):
-        """``value`` is a finite numpy array of ``shape`` (and ``dtype``, when given)."""
+        """``value`` is a finite, real floating-point numpy array of ``shape`` (and ``dtype``, when given).
+
+        Complex or integer arrays are refused rather than converted: a complex result
+        compared on its real part could pass with anything in its imaginary part.
+        """
         if not isinstance(value, np.ndarray):
             raise CheckFailed(f"{name} should be a numpy array of shape {_shape(shape)}, "
                               f"got a {_kind(value)}")
@@ -86,8 +90,9 @@ class Verifier:
         if dtype is not None and value.dtype != np.dtype(dtype):
             raise CheckFailed(f"{name} has dtype {value.dtype}, expected {np.dtype(dtype)} "
                               "(the dtype of the input)")
-        if value.dtype.kind not in "fc" and dtype is None:
-            value = value.astype(np.float64)
+        if value.dtype.kind != "f":
+            raise CheckFailed(f"{name} has dtype {value.dtype}, expected real floating point "
+                              "(float64 for float64 inputs)")
         if not np.all(np.isfinite(value)):
             count = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
             raise CheckFailed(f"{name} contains {count} NaN or infinite value(s)")
@@ -109,7 +114,13 @@ class Verifier:
                   f"(largest relative error {worst:.1e})")
 
     def inputs_unchanged(self, names, before, after):
-        """Each input ``before`` is exactly as the call left it (``after``: the arguments after the call)."""
+        """Each input ``before`` is exactly as the call left it (``after``: the arguments after the call).
+
+        ``after`` is the worker's report: it can fail the check, never pass it alone
+        (see :func:`left_unmodified`).  The first ``len(names)`` arguments are compared.
+        """
+        if len(names) != len(before) or type(after) is not tuple or len(after) < len(before):
+            raise CheckFailed("the arguments after the call could not be compared with the inputs")
         for name, old, new in zip(names, before, after):
             self.unchanged(name, old, new)
         self.note(f"{_and_list(names)} unchanged")
@@ -117,6 +128,8 @@ class Verifier:
     def unchanged(self, name, before, after):
         """An input array or dict is exactly as it was before the call."""
         if isinstance(before, dict):
+            if type(after) is not dict:
+                raise CheckFailed(f"the call replaced its input {name} by a {_kind(after)}")
             for key, value in before.items():
                 if key not in after:
                     raise CheckFailed(f"the call removed the key {key!r} from {name}")
@@ -130,6 +143,26 @@ class Verifier:
         if not same:
             raise CheckFailed(f"the call modified its input {name}; "
                               "work on a copy (for example np.pad or x.copy()) instead")
+
+
+def left_unmodified(student, verify, function, args, input_names, expected, tolerance, keep=()):
+    """The inputs ``args[:len(input_names)]`` of ``function`` were left as they were.
+
+    The evidence is the grader's own: the function is called twice on the very
+    same objects (they stay in the student's process in between), and both
+    results must match the oracle's ``expected`` (``{returned name: array}``; the
+    names, in order, of everything it returns, ``None`` for what is not compared,
+    such as a cache).  A call that changed its inputs changes the second result.
+    The worker's report of the arguments after the calls is checked as well,
+    but only to fail: it is the student's process speaking.
+    """
+    tracked = student.call_tracked(function, *args, _keep=keep, _again=True)
+    names = tuple(expected)
+    for when, value in (("", tracked.value), (" (second call on the same inputs)", tracked.again)):
+        for name, actual in zip(names, verify.result(value, names, function)):
+            if expected[name] is not None:
+                verify.close(name + when, actual, expected[name], tolerance)
+    verify.inputs_unchanged(input_names, tuple(args[:len(input_names)]), tracked.args)
 
 
 def forward_pass(student, verify, function, *args):

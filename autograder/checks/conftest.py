@@ -1,13 +1,14 @@
 """Fixtures of the hidden checks: the student, a seeded generator, a verifier.
 
 The runner (autograder/checks/runner.py) provides the student factory and the
-course secret through pytest's stash; run the checks through it, not bare.
+submission's case key (:func:`~autograder.checks.secret.submission_key`) through pytest's
+stash; run the checks through it, not bare.
 """
 import numpy as np
 import pytest
 
 from autograder.checks.checking import Verifier
-from autograder.checks.runner import SECRET, STUDENTS, VERIFIER
+from autograder.checks.runner import CASE_KEY, STUDENTS, VERIFIER
 from autograder.checks.secret import case_seed
 
 
@@ -23,8 +24,8 @@ def student(request):
 
 @pytest.fixture
 def rng(request):
-    secret = request.config.stash[SECRET]
-    return np.random.default_rng(case_seed(secret, request.module.PART, request.node.name))
+    case_key = request.config.stash[CASE_KEY]
+    return np.random.default_rng(case_seed(case_key, request.module.PART, request.node.name))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Each graded part has one module, ``test_<part>.py``.  Its tests take
 the fixtures ``student`` (a :class:`~autograder.isolation.student.Student` for that part),
-``rng`` (a generator seeded from the course secret, the part and the check)
+``rng`` (a generator seeded from the submission's case key, the part and the check)
 and ``verify`` (a :class:`~autograder.checks.checking.Verifier`), and carry their
 share of the part's points as ``@pytest.mark.weight(w)``.  A part's score is
 ``points * (sum of passed weights) / (sum of all weights)``.
@@ -25,7 +25,7 @@ from ..isolation.student import StudentCrash, StudentError, StudentTimeout
 
 CHECKS_DIR = Path(__file__).resolve().parent
 STUDENTS = pytest.StashKey()
-SECRET = pytest.StashKey()
+CASE_KEY = pytest.StashKey()
 VERIFIER = pytest.StashKey()
 INTERNAL_ERROR = ("the grader could not run this check (a problem on the grading side, "
                   "not in your code); your instructor has been told")
@@ -87,16 +87,16 @@ def check_module(part):
 class _Collector:
     """pytest plugin: hands out students and records each check's outcome."""
 
-    def __init__(self, student_factory, secret, log):
+    def __init__(self, student_factory, case_key, log):
         self.student_factory = student_factory
-        self.secret = secret
+        self.case_key = case_key
         self.log = log
         self.results = {}
         self.students = {}
 
     def pytest_configure(self, config):
         config.stash[STUDENTS] = self._student_for
-        config.stash[SECRET] = self.secret
+        config.stash[CASE_KEY] = self.case_key
 
     def _student_for(self, part):
         student = self.student_factory(part)
@@ -138,14 +138,14 @@ class _Collector:
         return CheckResult(item.name, doc, weight, False, message, notes=notes)
 
 
-def run_checks(parts, student_factory, secret, log=None):
+def run_checks(parts, student_factory, case_key, log=None):
     """Run the checks of ``parts`` (``{part: max_points}``); returns ``{part: PartResult}``.
 
     ``student_factory(part)`` returns the :class:`Student` for a part; it is
     called once per part, and the student is closed after its checks.
     """
     log = log if log is not None else []
-    collector = _Collector(student_factory, secret, log)
+    collector = _Collector(student_factory, case_key, log)
     paths = [str(check_module(part)) for part in parts]
     args = ["-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise",
             "--assert=plain", "-c", str(CHECKS_DIR / "pytest.ini"), "--rootdir", str(CHECKS_DIR),

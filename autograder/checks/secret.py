@@ -5,8 +5,13 @@ drawn from seeds derived from a secret that only the course staff has:
 the ``AUTOGRADER_SECRET`` environment variable, or else the git-ignored file
 ``autograder/.secret``, created with a random value on first use.  Keep that
 file (or the variable) for the whole term: the same secret gives the same
-cases, which makes grading reproducible.  A secret that leaks only lets
-students see the inputs; their code still has to compute the right outputs.
+cases, which makes grading reproducible.
+
+The secret itself never leaves the grading client: each submission's cases
+are drawn from :func:`submission_key` (the secret, the assignment and the
+student), the only key a grading job carries.  The same secret and the same
+student give the same cases; one student's cases, even if they leaked, say
+nothing about another's, and a leaked key reveals nothing of the secret.
 """
 import hashlib
 import hmac
@@ -49,7 +54,12 @@ def _read_when_written():
     raise RuntimeError(f"{SECRET_FILE} is empty; delete it or set {ENV_VAR}")
 
 
-def case_seed(secret, part, check):
-    """A 64-bit seed for one check of one part; unguessable without the secret."""
-    digest = hmac.new(secret, f"{part}/{check}".encode("utf-8"), hashlib.sha256).digest()
+def submission_key(secret, assignment, student):
+    """The key (hex text) one student's hidden cases of ``assignment`` are drawn from."""
+    return hmac.new(secret, f"cases/{assignment}/{student}".encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def case_seed(case_key, part, check):
+    """A 64-bit seed for one check of one part; unguessable without the key (bytes)."""
+    digest = hmac.new(case_key, f"{part}/{check}".encode("utf-8"), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big")

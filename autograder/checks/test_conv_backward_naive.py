@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from autograder.checks import cases, oracle
-from autograder.checks.checking import BACKWARD, BACKWARD_32, forward_pass
+from autograder.checks.checking import BACKWARD, BACKWARD_32, forward_pass, left_unmodified
 
 PART = "conv_backward_naive"
 FORWARD_FUNCTION = "conv_forward_naive"
@@ -74,6 +74,6 @@ def test_dout_unmodified(student, rng, verify):
     x, w, b, conv_param = cases.conv_inputs(rng, 2, 2, 6, 7, 2, (3, 3), 1, 1)
     dout = cases.normal(rng, cases.conv_output_shape(x, w, conv_param))
     _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, w, b, conv_param)
-    value, args_after, _ = student.call_tracked(PART, dout, cache)
-    verify.result(value, ("dx", "dw", "db"), PART)
-    verify.inputs_unchanged(("dout",), (dout,), args_after)
+    expected = oracle.conv_backward(x, w, b, conv_param["stride"], conv_param["pad"], dout)
+    left_unmodified(student, verify, PART, (dout, cache), ("dout",), dict(zip(("dx", "dw", "db"), expected)),
+                    BACKWARD)

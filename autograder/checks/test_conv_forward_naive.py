@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autograder.checks import cases, oracle
-from autograder.checks.checking import FORWARD, FORWARD_32, forward_pass
+from autograder.checks.checking import FORWARD, FORWARD_32, forward_pass, left_unmodified
 
 PART = "conv_forward_naive"
 
@@ -65,6 +65,6 @@ def test_float32(student, rng, verify):
 def test_inputs_unmodified(student, rng, verify):
     """x, w, b and conv_param are left as they were"""
     x, w, b, conv_param = cases.conv_inputs(rng, 2, 2, 6, 7, 2, (3, 3), 1, 2)
-    value, args_after, _ = student.call_tracked(PART, x, w, b, conv_param, _keep=(1,))
-    verify.result(value, ("out", "cache"), PART)
-    verify.inputs_unchanged(("x", "w", "b", "conv_param"), (x, w, b, conv_param), args_after)
+    expected = {"out": oracle.conv_forward(x, w, b, conv_param["stride"], conv_param["pad"]), "cache": None}
+    left_unmodified(student, verify, PART, (x, w, b, conv_param), ("x", "w", "b", "conv_param"),
+                    expected, FORWARD, keep=(1,))

@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from autograder.checks import cases, oracle
-from autograder.checks.checking import FORWARD, FORWARD_32
+from autograder.checks.checking import FORWARD, FORWARD_32, left_unmodified
 
 PART = "spatial_batchnorm_forward"
 DEFAULT_EPS = 1e-5
 
 
 def call(student, verify, x, gamma, beta, bn_param):
-    value, args_after, _ = student.call_tracked(PART, x, gamma, beta, bn_param, _keep=(1,))
-    out, _cache = verify.result(value, ("out", "cache"), PART)
-    return out, args_after
+    tracked = student.call_tracked(PART, x, gamma, beta, bn_param, _keep=(1,))
+    out, _cache = verify.result(tracked.value, ("out", "cache"), PART)
+    return out, tracked.args
 
 
 def train_output(student, verify, x, gamma, beta, tolerance=FORWARD, dtype=None):
@@ -78,5 +78,6 @@ def test_float32(student, rng, verify):
 def test_inputs_unmodified(student, rng, verify):
     """x, gamma and beta are left as they were"""
     x, gamma, beta = cases.bn_inputs(rng, 3, 3, 4, 5)
-    _, args_after = call(student, verify, x, gamma, beta, {"mode": "train"})
-    verify.inputs_unchanged(("x", "gamma", "beta"), (x, gamma, beta), args_after)
+    expected = {"out": oracle.batchnorm_train(x, gamma, beta, DEFAULT_EPS)[0], "cache": None}
+    left_unmodified(student, verify, PART, (x, gamma, beta, {"mode": "train"}), ("x", "gamma", "beta"),
+                    expected, FORWARD, keep=(1,))

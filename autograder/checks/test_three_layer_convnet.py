@@ -80,8 +80,12 @@ def data(rng, config, n=4):
 
 def loss_and_grads(student, verify, model, X, y, shapes):
     loss, grads = verify.result(student.call_method(model, "loss", X, y), ("loss", "grads"), "loss(X, y)")
-    loss = verify.array("loss", np.asarray(loss) if isinstance(loss, (float, np.generic)) else loss, ())
-    return float(loss), six_arrays(verify, "grads", "grads", grads, shapes)
+    return scalar_loss(verify, loss), six_arrays(verify, "grads", "grads", grads, shapes)
+
+
+def scalar_loss(verify, loss):
+    """``loss`` as a float, if it is a real floating-point scalar (a float, numpy scalar or 0-d array)."""
+    return float(verify.array("loss", np.asarray(loss) if isinstance(loss, (float, np.generic)) else loss, ()))
 
 
 # (input_dim, num_filters, filter_size, hidden_dim, num_classes); non-square inputs on purpose.
@@ -164,7 +168,9 @@ def test_gradients_match_own_loss(student, rng, verify):
     """gradients agree with numeric derivatives of the model's own loss"""
     model, params = model_with(student, rng, SMALL, reg=0.1)
     X, y = data(rng, SMALL)
-    _, grads = loss_and_grads(student, verify, model, X, y, expected_shapes(*SMALL))
+    loss, grads = loss_and_grads(student, verify, model, X, y, expected_shapes(*SMALL))
+    require_a_real_loss(loss, grads)
+    largest = 0.0
     for name in NAMES:
         value = params[name]
         picks = [tuple(int(rng.integers(0, s)) for s in value.shape) for _ in range(2)]
@@ -172,6 +178,23 @@ def test_gradients_match_own_loss(student, rng, verify):
                             for index in picks])
         analytic = np.array([grads[name][index] for index in picks])
         verify.close(f"grads['{name}'] at two entries vs numeric", analytic, numeric, NUMERIC)
+        largest = max(largest, float(np.abs(numeric).max()))
+    if largest < TRIVIAL_DERIVATIVE:
+        raise CheckFailed("the loss does not change when the parameters change; "
+                          "loss(X, y) must depend on params")
+
+
+# Twelve derivatives of a softmax loss at the hidden parameters are never all this small.
+TRIVIAL_DERIVATIVE = 1e-6
+
+
+def require_a_real_loss(loss, grads):
+    """A constant loss with zero gradients is consistent with itself; it is not a loss."""
+    if not loss > 0:
+        raise CheckFailed(f"the loss should be positive (softmax loss plus the L2 term); it is {loss:.3g}")
+    zero = [name for name in NAMES if not np.any(grads[name])]
+    if zero:
+        raise CheckFailed(f"the gradients of {', '.join(zero)} are all zero")
 
 
 def _numeric_derivative(student, verify, model, name, value, index, X, y):
@@ -181,7 +204,6 @@ def _numeric_derivative(student, verify, model, name, value, index, X, y):
         shifted[index] += step
         student.setitem(model, "params", name, shifted)
         result = student.call_method(model, "loss", X, y)
-        loss = verify.result(result, ("loss", "grads"), "loss(X, y)")[0]
-        losses.append(float(np.asarray(loss)) if isinstance(loss, (float, np.generic, np.ndarray)) else np.nan)
+        losses.append(scalar_loss(verify, verify.result(result, ("loss", "grads"), "loss(X, y)")[0]))
     student.setitem(model, "params", name, value)
     return (losses[0] - losses[1]) / (2 * STEP)

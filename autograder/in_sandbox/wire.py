@@ -11,8 +11,9 @@ encoded as JSON trees whose tagged nodes point into the blob list:
 * JSON scalars (None, bools, numbers, strings) stand for themselves.
 
 The grader decodes with :func:`numpy.load` and ``allow_pickle=False`` and
-checks every size against the limits below, so a hostile worker can send
-wrong answers but cannot make the grader run code or exhaust its memory.
+checks every size against the limits below (each array, and each message in
+all), so a hostile worker can send wrong answers but cannot make the grader
+run code or exhaust its memory.
 
 This file is copied into the sandbox, so it imports nothing but the standard
 library and numpy.
@@ -24,7 +25,10 @@ import struct
 import numpy as np
 
 MAX_HEADER_BYTES = 4 << 20
-MAX_ARRAY_BYTES = 256 << 20
+# One message in all (header and arrays): a hidden check's inputs and results are kilobytes, so a
+# reply may not stream more than this into the grader before anything is checked.
+MAX_MESSAGE_BYTES = 64 << 20
+MAX_ARRAY_BYTES = MAX_MESSAGE_BYTES
 MAX_ARRAYS = 256
 MAX_DEPTH = 8
 MAX_ITEMS = 512
@@ -81,11 +85,12 @@ def read_message(read_exact):
     count = header.get("n_arrays", 0)
     if not isinstance(count, int) or not 0 <= count <= MAX_ARRAYS:
         raise ProtocolError(f"bad array count {count!r}")
-    arrays = []
+    arrays, total = [], header_size
     for _ in range(count):
         size = _LENGTH.unpack(read_exact(_LENGTH.size))[0]
-        if size > MAX_ARRAY_BYTES:
-            raise ProtocolError(f"array of {size} bytes exceeds the limit")
+        total += size
+        if size > MAX_ARRAY_BYTES or total > MAX_MESSAGE_BYTES:
+            raise ProtocolError(f"message of more than {MAX_MESSAGE_BYTES} bytes exceeds the limit")
         arrays.append(_load_array(read_exact(size)))
     return header, arrays
 

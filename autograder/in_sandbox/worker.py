@@ -33,7 +33,6 @@ class Worker:
         self.rpc_out = rpc_out
         self.namespace = {"__name__": "__main__", "__builtins__": builtins}
         self.refs = {}
-        self.sources = {}
 
     def serve(self):
         while True:
@@ -68,15 +67,15 @@ class Worker:
             return {"ok": False, "error": self.describe(error)}, []
         if "value" in reply:
             reply["value"] = self.encode(reply["value"], reply_arrays)
-        if "args_after" in reply:
-            reply["args_after"] = self.encode(reply["args_after"], reply_arrays)
+        for key in ("again", "args_after"):
+            if key in reply:
+                reply[key] = self.encode(reply[key], reply_arrays)
         return dict(reply, ok=True), reply_arrays
 
     # -- operations ---------------------------------------------------------
 
     def run_source(self, header, _arrays):
         source, filename = header["source"], header["filename"]
-        self.sources[filename] = source.splitlines()
         exec(compile(source, filename, "exec"), self.namespace)
         return {}
 
@@ -90,12 +89,11 @@ class Worker:
             function = getattr(self.resolve(target["ref"], None), target["method"])
         args = self.decode(header["args"], arrays)
         kwargs = self.decode(header["kwargs"], arrays)
-        value = function(*args, **kwargs)
         keep = header.get("keep") or ()
-        if keep and type(value) in (tuple, list):
-            # Items the grader only hands back later (a layer's cache) stay here.
-            value = type(value)(_Kept(item) if index in keep else item for index, item in enumerate(value))
-        reply = {"value": value}
+        reply = {"value": _keep_items(function(*args, **kwargs), keep)}
+        if header.get("again"):
+            # The same objects once more: a call that modified them shows it in this result.
+            reply["again"] = _keep_items(function(*args, **kwargs), keep)
         if header.get("return_args"):
             reply["args_after"] = (args, kwargs)
         return reply
@@ -141,18 +139,15 @@ class Worker:
     # -- errors -------------------------------------------------------------
 
     def describe(self, error):
-        return describe_error(error, lambda name: name.startswith(STUDENT_FILE_PREFIXES), self.line_text)
-
-    def line_text(self, filename, lineno):
-        lines = self.sources.get(filename, [])
-        return lines[lineno - 1] if lineno and 0 < lineno <= len(lines) else ""
+        return describe_error(error, lambda name: name.startswith(STUDENT_FILE_PREFIXES))
 
 
-def describe_error(error, is_student_file, line_text):
-    """Type, message and the student's innermost line for an exception.
+def describe_error(error, is_student_file):
+    """Type, message and the student's innermost place (file and line) for an exception.
 
     Only frames for which ``is_student_file(filename)`` holds are ever
-    mentioned: the grader's own code never shows up in feedback.
+    mentioned: the grader's own code never shows up in feedback.  The grader
+    shows the line's text from its own copy of the student's source.
     """
     description = {"type": type(error).__name__[:100], "message": _safe_str(error)[:MAX_MESSAGE]}
     place = None
@@ -165,9 +160,15 @@ def describe_error(error, is_student_file, line_text):
         tb = tb.tb_next
     if place:
         filename, lineno = place
-        text = line_text(filename, lineno).strip()
-        description["where"] = f"{filename.strip('<>')}, line {lineno}" + (f": {text[:200]}" if text else "")
+        description.update(file=filename.strip("<>")[:200], line=lineno)
     return description
+
+
+def _keep_items(value, keep):
+    """Items the grader only hands back later (a layer's cache) stay here, as references."""
+    if keep and type(value) in (tuple, list):
+        return type(value)(_Kept(item) if index in keep else item for index, item in enumerate(value))
+    return value
 
 
 class _Kept:

@@ -24,16 +24,25 @@ from ..in_sandbox import wire
 from ..in_sandbox.worker import Worker, describe_error
 from .course_package import NOT_ALLOWED, hidden_import, rule_text
 from .sandbox import Sandbox, SandboxDied, SandboxError, SandboxTimeout
+from .untrusted_text import excerpt, identifier, label, one_line
 
 
 class StudentError(Exception):
-    """The student's code raised an exception."""
+    """The student's code raised an exception.
 
-    def __init__(self, error):
-        # Whatever the worker sent, the feedback gets short strings only.
-        self.type_name = _text(error.get("type"), 100) or "Exception"
-        self.message = _text(error.get("message"), 500)
-        self.where = _text(error.get("where"), 300)
+    ``error`` is whatever the worker sent.  Only the exception's type name, the
+    answer cell and line it names, and a short quoted excerpt of its message
+    (digits masked) are kept: enough to find the bug, too little to carry the
+    hidden inputs out, and one line that cannot pass for the grader's own.
+    ``source_line(file, line)`` gives that line's text from the grader's own
+    copy of the student's source (None when it has none).
+    """
+
+    def __init__(self, error, source_line=lambda file, line: ""):
+        error = error if isinstance(error, dict) else {}
+        self.type_name = identifier(error.get("type")) or "Exception"
+        self.message = excerpt(error.get("message"))
+        self.where = _place(error.get("file"), error.get("line"), source_line)
         super().__init__(self.describe())
 
     def describe(self):
@@ -45,8 +54,38 @@ class StudentError(Exception):
         return text
 
 
-def _text(value, limit):
-    return value[:limit] if isinstance(value, str) else ""
+# The grader's copy of a student's line, shown whole up to here: it is the student's own code.
+SOURCE_LINE_CHARS = 100
+MAX_LINE = 99_999
+
+
+def _place(file, line, source_line):
+    """``answer cell x, line 3: "code"`` for a place the grader knows, else ""."""
+    if type(line) is not int or not 0 < line <= MAX_LINE or not isinstance(file, str):
+        return ""
+    text = source_line(file, line)
+    if text is None:
+        return ""
+    text = one_line(text, SOURCE_LINE_CHARS).replace('"', "'")
+    return f"{label(file)}, line {line}" + (f': "{text}"' if text else "")
+
+
+@dataclass(frozen=True)
+class TrackedCall:
+    """What one :meth:`Student.call_tracked` got back."""
+    value: object
+    again: object = None                 # the second call's result, with ``_again``
+    args: tuple = ()                     # the worker's report of the arguments after the call(s)
+    kwargs: dict = field(default_factory=dict)
+
+
+def _arguments_after(after, args, kwargs):
+    """``(args, kwargs)`` from the worker's report, if it has exactly the shape of the call; else StudentCrash."""
+    fits = (type(after) is tuple and len(after) == 2 and type(after[0]) in (tuple, list)
+            and len(after[0]) == len(args) and type(after[1]) is dict and set(after[1]) == set(kwargs))
+    if not fits:
+        raise StudentCrash("the worker's report of the arguments after the call does not fit the call")
+    return tuple(after[0]), after[1]
 
 
 class StudentCrash(Exception):
@@ -82,15 +121,20 @@ class Student:
 
     def call(self, name, *args, _keep=(), **kwargs):
         """``name(*args, **kwargs)``; items of a returned tuple listed in ``_keep`` come back as refs."""
-        return self._call({"name": name}, args, kwargs, _keep, False)[0]
+        return self._call({"name": name}, args, kwargs, _keep).value
 
-    def call_tracked(self, name, *args, _keep=(), **kwargs):
-        """Like :meth:`call`, and also the arguments as they are after the call: ``(value, args, kwargs)``."""
-        value, after = self._call({"name": name}, args, kwargs, _keep, True)
-        return value, after[0], after[1]
+    def call_tracked(self, name, *args, _keep=(), _again=False, **kwargs):
+        """Like :meth:`call`, as a :class:`TrackedCall` with the worker's report of the arguments after it.
+
+        With ``_again`` the call is made a second time on the very same objects: a
+        function that modified its inputs shows it in that second result, which the
+        checks compare with the oracle.  The report of the arguments is only the
+        worker's word, so it may cost points but never earn them.
+        """
+        return self._call({"name": name}, args, kwargs, _keep, track=True, again=_again)
 
     def call_method(self, ref, method, *args, **kwargs):
-        return self._call({"ref": ref, "method": method}, args, kwargs, (), False)[0]
+        return self._call({"ref": ref, "method": method}, args, kwargs, ()).value
 
     def get(self, ref, attr):
         """The attribute ``attr`` of a remote object, by value."""
@@ -112,7 +156,7 @@ class Student:
         reply, _ = self._checked({"op": "defined", "names": [name]}, [])
         kinds = reply.get("kinds")
         value = kinds.get(name) if isinstance(kinds, dict) else None
-        return value[:100] if isinstance(value, str) else None
+        return (identifier(value) or "object") if isinstance(value, str) else None
 
     def close(self):
         pass
@@ -128,29 +172,31 @@ class Student:
 
     # -- requests and replies -------------------------------------------------
 
-    def _call(self, target, args, kwargs, keep, track):
+    def _call(self, target, args, kwargs, keep, track=False, again=False):
         self._ready()
         if "ref" in target:
             target = {"ref": self._ref_id(target["ref"]), "method": target["method"]}
         self._check_refs((args, kwargs))
         args_node, kwargs_node, arrays = _encode_call(args, kwargs)
         header = {"op": "call", "target": target, "args": args_node, "kwargs": kwargs_node,
-                  "keep": list(keep), "return_args": track}
+                  "keep": list(keep), "return_args": track, "again": again}
         reply, reply_arrays = self._checked(header, arrays)
         value = self._decode(reply.get("value"), reply_arrays)
+        second = self._decode(reply.get("again"), reply_arrays) if again else None
         if not track:
-            return value, None
+            return TrackedCall(value, second)
         after = self._decode(reply.get("args_after"), reply_arrays)
-        if type(after) is not tuple or len(after) != 2:
-            raise StudentCrash("the worker's reply was malformed")
-        return value, (tuple(after[0]), after[1])
+        return TrackedCall(value, second, *_arguments_after(after, args, kwargs))
 
     def _checked(self, header, arrays):
         reply, reply_arrays = self._exchange(header, arrays)
         if reply.get("ok") is not True:
-            error = reply.get("error")
-            raise StudentError(error if isinstance(error, dict) else {})
+            raise StudentError(reply.get("error"), self._source_line)
         return reply, reply_arrays
+
+    def _source_line(self, file, line):
+        """The text of ``line`` in the student's ``file`` as the grader has it, or None if unknown."""
+        return ""
 
     def _decode(self, node, arrays):
         try:
@@ -160,7 +206,7 @@ class Student:
             raise StudentCrash(f"the worker's reply was malformed ({error})") from None
 
     def _new_ref(self, ref_id, type_name):
-        ref = wire.RemoteRef(ref_id, type_name)
+        ref = wire.RemoteRef(ref_id, identifier(type_name) or "object")
         ref.generation = self._generation
         return ref
 
@@ -197,6 +243,9 @@ class DirectStudent(Student):
         reply, reply_arrays = self._worker.handle(header, [array.copy() for array in arrays])
         return reply, [array.copy() for array in reply_arrays]
 
+    def _source_line(self, file, line):
+        return linecache.getline(file, line)
+
 
 class _NotebookWorker(Worker):
     """The worker's request handler on a notebook kernel's namespace; errors point into notebook cells."""
@@ -206,7 +255,7 @@ class _NotebookWorker(Worker):
         self.namespace = namespace
 
     def describe(self, error):
-        return describe_error(error, _is_notebook_file, _notebook_line)
+        return describe_error(error, _is_notebook_file)
 
 
 def _is_notebook_file(filename):
@@ -214,8 +263,6 @@ def _is_notebook_file(filename):
     return "ipykernel_" in filename or filename.startswith("<")
 
 
-def _notebook_line(filename, lineno):
-    return linecache.getline(filename, lineno)
 
 
 # ---------------------------------------------------------------------------
@@ -244,12 +291,19 @@ class TimeLimits:
     load_s: float = 60.0        # setup and answer cells (imports included)
     part_s: float = 120.0       # everything for one graded part
     restarts: int = 3           # fresh sandboxes after a crash or timeout, per part
+    submission_s: float = 600.0  # everything for one submission, all its parts together
+
+
+# Honest results of one part are a few megabytes at most; a worker may not stream more than this.
+PART_REPLY_BYTES = 256 << 20
 
 
 class SandboxStudent(Student):
     """Runs a :class:`Program` in a sandbox; restarts it after a crash, within limits."""
 
-    def __init__(self, program, isolation, course_root, time_limits=TimeLimits(), log=None):
+    def __init__(self, program, isolation, course_root, time_limits=TimeLimits(), log=None,
+                 submission_deadline=None):
+        """``submission_deadline``: the :func:`time.monotonic` time at which the whole submission's budget ends."""
         self.program = program
         self.isolation = isolation
         self.course_root = course_root
@@ -260,7 +314,12 @@ class SandboxStudent(Student):
         self._generation = 0
         self._starts = 0
         self._fatal = None
-        self._deadline = time.monotonic() + time_limits.part_s
+        self._received = 0
+        part_end = time.monotonic() + time_limits.part_s
+        whole = submission_deadline is not None and submission_deadline < part_end
+        self._deadline = submission_deadline if whole else part_end
+        self._budget = (f"this submission's time budget ({time_limits.submission_s:g} s)" if whole
+                        else f"this part's time budget ({time_limits.part_s:g} s)")
 
     # -- sandbox life -------------------------------------------------------
 
@@ -271,6 +330,8 @@ class SandboxStudent(Student):
             return
         if self._starts > self.time_limits.restarts:
             raise StudentCrash("not run: the code crashed or hung too many times in this part")
+        if self._deadline <= time.monotonic():
+            raise StudentTimeout(f"not run: {self._budget} is used up")
         self._starts += 1
         self._retire()
         self._generation += 1
@@ -306,11 +367,10 @@ class SandboxStudent(Student):
     def _request(self, header, arrays, limit, loading=False):
         budget = self._deadline - time.monotonic()
         if budget <= 0:
-            raise StudentTimeout("not run: this part's time budget "
-                                 f"({self.time_limits.part_s:g} s) is used up")
-        limit_text = f"{limit:g} s" if limit <= budget else "the rest of this part's time budget"
+            raise StudentTimeout(f"not run: {self._budget} is used up")
+        limit_text = f"{limit:g} s" if limit <= budget else f"the rest of {self._budget}"
         try:
-            return self._sandbox.request(header, arrays, timeout=min(limit, budget))
+            return self._counted(self._sandbox.request(header, arrays, timeout=min(limit, budget)))
         except SandboxTimeout:
             self._retire()
             if loading:
@@ -327,6 +387,23 @@ class SandboxStudent(Student):
                 raise StudentCrash(self._fatal) from None
             raise StudentCrash("the Python process running your code exited during the call "
                                "(sys.exit, os._exit, a crash, or the memory limit)") from None
+
+    def _counted(self, reply):
+        """``reply``, once its arrays are counted against :data:`PART_REPLY_BYTES`."""
+        self._received += sum(array.nbytes for array in reply[1])
+        if self._received > PART_REPLY_BYTES:
+            self._retire()
+            self._fatal = (f"not run: your code's results in this part exceeded {PART_REPLY_BYTES >> 20} MiB "
+                           "in all")
+            raise StudentCrash(self._fatal)
+        return reply
+
+    def _source_line(self, file, line):
+        for label, source in self.program.cells:
+            if file == f"answer cell {label}":
+                lines = source.splitlines()
+                return lines[line - 1] if line <= len(lines) else None
+        return None
 
     def _retire(self):
         if self._sandbox is not None:

@@ -13,10 +13,11 @@ import unicodedata
 
 # Long enough to tell one error from another, too short to carry an array.
 EXCERPT_CHARS = 60
-IDENTIFIER_CHARS = 60
+IDENTIFIER_CHARS = 40
 _DIGITS = re.compile(r"[0-9]+")
 _SPACES = re.compile(r"\s+")
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_.]")
+_NOT_LABEL = re.compile(r"[^A-Za-z0-9_. /-]")
 
 
 def one_line(text, limit):
@@ -36,5 +37,15 @@ def excerpt(text, limit=EXCERPT_CHARS):
 
 
 def identifier(text, limit=IDENTIFIER_CHARS):
-    """A dotted Python name (an exception or class name) from student text; "" if nothing is left."""
-    return _NOT_IDENTIFIER.sub("", text[:4 * limit])[:limit] if isinstance(text, str) else ""
+    """A dotted Python name (an exception or class name) from student text, digit runs as ``#``; "" if none.
+
+    A class name is chosen by the student, so its digits are masked like a message's.
+    """
+    if not isinstance(text, str):
+        return ""
+    return _DIGITS.sub("#", _NOT_IDENTIFIER.sub("", text[:4 * limit]))[:limit]
+
+
+def label(text, limit=100):
+    """A cell or file label (``answer cell conv_forward_naive``) from student text; "" if nothing is left."""
+    return _NOT_LABEL.sub("", text[:4 * limit])[:limit].strip() if isinstance(text, str) else ""
