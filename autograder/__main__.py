@@ -38,7 +38,7 @@ from .isolation.sandbox import ISOLATION_LEVELS
 from .isolation.student import TimeLimits
 from .nbgrader_io.gradebook import CourseError
 from .nbgrader_io.release import ReleaseError
-from .whole_class import choose_isolation, grade_class, write_class_grades
+from .whole_class import PreflightFailed, choose_isolation, grade_class, write_class_grades
 
 
 def main(argv=None):
@@ -66,7 +66,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except (CourseError, ReleaseError, KeyError, ValueError, ClusterError, WorkerRefused) as error:
+    except (CourseError, ReleaseError, KeyError, ValueError, ClusterError, WorkerRefused, PreflightFailed) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import shutil
 import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 from .checks.feedback import format_points
 from .checks.parts import assignment_parts
 from .checks.secret import course_secret, submission_key
+from .isolation.claims import sweep_stale_scratch
 from .isolation.sandbox import ISOLATION_LEVELS, available_isolation, describe_isolation
 from .nbgrader_io import gradebook
 from .nbgrader_io.release import load_release
@@ -45,10 +47,11 @@ def grade_class(root, assignment, wanted, requested_isolation, time_limits, work
     if not students:
         print(f"no submissions under submitted/*/{assignment}/")
         return 0
-    gradebook.ensure_assignment(coursedir, assignment)
     with contextlib.ExitStack() as stack:
         runner = _choose_runner(stack, root, cluster, workers, len(students))
         isolation = runner.choose_isolation(requested_isolation)
+        preflight(coursedir, assignment, release_dir, isolation, time_limits, runner)
+        gradebook.ensure_assignment(coursedir, assignment)
         jobs = _jobs(coursedir, assignment, fresh_first(root, assignment, students), release_dir,
                      isolation, time_limits)
         print(f"grading {len(students)} submission(s) of {assignment} {runner.where}", flush=True)
@@ -56,6 +59,70 @@ def grade_class(root, assignment, wanted, requested_isolation, time_limits, work
         runner.report()
     write_class_grades(root, assignment)
     return _summarise(summaries)
+
+
+class PreflightFailed(Exception):
+    """The instructor solutions do not earn full marks in the class's sandbox (nothing was graded)."""
+
+
+# The name the instructor solutions are graded under in the pre-flight (never recorded anywhere).
+PREFLIGHT_STUDENT = "instructor-solutions"
+
+
+def preflight(coursedir, assignment, release_dir, isolation, time_limits, runner):
+    """Grade the instructor solutions (``solutions/<assignment>/``) as the class will be graded; the seconds.
+
+    Same runner, isolation level, time limits and course package as every student, so a fault of
+    the environment (a ``cnnbook`` the sandbox cannot import, a broken release, a missing module)
+    stops the run here with :class:`PreflightFailed` instead of becoming every student's zero.
+    Nothing is written: the outcome stays in memory.  Stale sandbox folders of a killed run are
+    swept first.
+    """
+    sweep_stale_scratch()
+    started = time.monotonic()
+    solutions = gradebook.assignment_dir(coursedir, "source", assignment)
+    release = release_files(release_dir)
+    job = Job(assignment=assignment, student=PREFLIGHT_STUDENT, release=release,
+              submitted=submitted_files(solutions, list(release)), isolation=isolation,
+              case_key=submission_key(course_secret(), assignment, PREFLIGHT_STUDENT), time_limits=time_limits)
+    outcome = next(iter(runner.run([job])))
+    summary = outcome.summary
+    if summary["status"] != "graded" or summary["points"] != summary["max_points"]:
+        raise PreflightFailed(_preflight_failure(solutions, isolation, outcome))
+    seconds = time.monotonic() - started
+    print(f"pre-flight: the instructor solutions earn full marks in the sandbox ({seconds:.1f} s)", flush=True)
+    return seconds
+
+
+def _preflight_failure(solutions, isolation, outcome):
+    """One line: what the solutions earned, the first failing check, and its cause in the grader's log."""
+    summary = outcome.summary
+    earned = f"{format_points(round(sum(summary['points'].values()), 4))} / " \
+             f"{format_points(sum(summary.get('max_points', {}).values()))} points"
+    failing = _first_failing_check(outcome.feedback or "")
+    cause = _first_internal_error(outcome.log) or summary.get("error", "")
+    return (f"pre-flight failed: the instructor solutions in {solutions} earn {earned} at the {isolation} "
+            f"isolation level, so every student would be graded wrong; first failing check: {failing or 'none'}"
+            + (f"; cause: {cause}" if cause else "") + "; nothing was graded or recorded. Fix the course "
+            "(python -m autograder isolation shows whether cnnbook imports in the sandbox) and grade again")
+
+
+def _first_failing_check(feedback):
+    part = ""
+    for line in feedback.splitlines():
+        if line and not line.startswith(" ") and " points" in line and ": " in line:
+            part = line.split(": ")[0]
+        elif line.startswith("  [FAIL] "):
+            return f"{part}: {line[len('  [FAIL] '):][:300]}"
+    return ""
+
+
+def _first_internal_error(log):
+    """The exception line of the first internal error the checks logged (a traceback's last line)."""
+    for entry in log:
+        if entry.startswith("internal error in"):
+            return entry.strip().splitlines()[-1][:300]
+    return ""
 
 
 def write_class_grades(root, assignment):
