@@ -16,7 +16,8 @@ automatically (``--isolation`` overrides):
     the same namespaces and filesystem view, created inside a new user
     namespace; the worker keeps the instructor's user id (root inside the
     namespace, with every capability dropped), so the limit on processes,
-    counted per user, is not dependable.
+    counted per user, is not dependable.  Refused to a grader running as root
+    (see ``USERNS_AS_ROOT``).
 
 ``process`` (anything else, e.g. macOS):
     a plain ``python -I`` child in a scratch directory with a minimal
@@ -103,6 +104,11 @@ _DESCRIPTIONS = {
 }
 # --ipc: System V shared memory, semaphores and message queues die with the sandbox;
 # --uts: a hostname of its own.
+# Root of a user namespace made by root is root outside too (files owned by root, /etc/shadow
+# included, stay readable however many capabilities are dropped), and util-linux's unshare can
+# map no other id without newuidmap: so root gets the stronger namespaces level instead.
+USERNS_AS_ROOT = ("the userns level is for graders without root: as root its worker would still own "
+                  "root's files; use the namespaces level (the default for root)")
 NAMESPACE_FLAGS = ["--net", "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
 
 
@@ -221,6 +227,8 @@ class Sandbox:
     def start(self, timeout=30):
         """Start the worker.  Call :meth:`close` from the thread that started it: the sandbox
         is killed when that thread ends (``PR_SET_PDEATHSIG`` follows the forking thread)."""
+        if self.isolation == "userns" and os.geteuid() == 0:
+            raise SandboxError(USERNS_AS_ROOT)
         try:
             self._claim()
             command, options = (self._process_command() if self.isolation == "process"
