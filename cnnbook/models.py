@@ -138,6 +138,26 @@ class AffineReluBlock(nn.Module):
         return self.block(x)
 
 
+class ResidualBlock(nn.Module):
+    """``x + body(x)``, with ``body`` two ConvBlocks that keep the channel count and size.
+
+    The building block of ResNets and of the "ResNet-9" of the fast CIFAR-10
+    records (He et al., 2016; Page, 2018).  Because the block adds its input to
+    its output, the gradient reaching ``x`` is the incoming gradient *plus* what
+    flows back through ``body``: a deep stack of such blocks cannot lose its
+    gradient the way a plain stack can (the chapter "From layers to networks"
+    measures it).
+    """
+
+    def __init__(self, channels, batchnorm=False):
+        super().__init__()
+        self.body = nn.Sequential(ConvBlock(channels, channels, batchnorm=batchnorm),
+                                  ConvBlock(channels, channels, batchnorm=batchnorm))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
 class ConvBlockNet(nn.Module):
     """A stack of ConvBlocks, then AffineReluBlocks, then a linear classifier.
 

@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "numpy_cnn"
 SOLUTIONS = REPO / "solutions" / ASSIGNMENT
 RELEASE = REPO / "exercises" / ASSIGNMENT
-BOOK_URL = "https://cnn-properties.github.io/cnn-properties-book/"
+# where the book is published: configured once, in _config.yml
+BOOK_URL = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"]["html_baseurl"]
 
 # notebook -> {grade_id of the answer cell: points of its test cell test_<grade_id>}
 PARTS = {

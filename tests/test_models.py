@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from cnnbook.costs import count_parameters
-from cnnbook.models import (AffineReluBlock, ConvBlock, ConvBlockNet, ThreeLayerConvNet,
-                            ThreeLayerMLP, activation_stds, init_std, init_weights_,
-                            mlp_hidden_for)
+from cnnbook.models import (AffineReluBlock, ConvBlock, ConvBlockNet, ResidualBlock,
+                            ThreeLayerConvNet, ThreeLayerMLP, activation_stds, init_std,
+                            init_weights_, mlp_hidden_for)
 
 
 @pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 28)])
@@ -103,3 +103,25 @@ def test_parameter_matched_mlp():
     best = count_parameters(ThreeLayerMLP(3072, h, 10))
     for other in (h - 1, h + 1):
         assert abs(best - target) <= abs(count_parameters(ThreeLayerMLP(3072, other, 10)) - target)
+
+
+def test_a_residual_block_whose_body_outputs_zero_is_the_identity():
+    block = ResidualBlock(4)
+    last_conv = block.body[-1].block[0]
+    with torch.no_grad():
+        last_conv.weight.zero_()
+        last_conv.bias.zero_()
+    x = torch.randn(2, 4, 6, 6)
+    assert torch.equal(block(x), x)
+
+
+def test_residual_connections_carry_the_gradient_through_a_deep_stack():
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    ratios = {}
+    for name, make in {"plain": lambda: nn.Sequential(ConvBlock(4, 4), ConvBlock(4, 4)),
+                       "residual": lambda: ResidualBlock(4)}.items():
+        net = nn.Sequential(*[make() for _ in range(16)])
+        (grad,) = torch.autograd.grad(net(x).sum(), x)
+        ratios[name] = float(grad.norm())
+    assert ratios["plain"] < 1e-3 * ratios["residual"]

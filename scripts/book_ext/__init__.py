@@ -9,10 +9,11 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``:
 - ``no_thebe``: drop the (disabled) thebe scripts, which name a CDN and raise a console error.
 - ``exec_times``: list each notebook page's execution time at the end of the build.
 - ``search_summary``: keep Sphinx 7.4's search page from stopping at an index entry.
+- ``book_links``: make the exercises' links to the published book point inside this build.
 """
 
-from . import (cell_errors, exec_times, launch_buttons, no_thebe, offline_assets,
-               search_summary)
+from . import (book_links, cell_errors, exec_times, launch_buttons, no_thebe,
+               offline_assets, search_summary)
 
 
 def setup(app):
@@ -22,4 +23,5 @@ def setup(app):
     no_thebe.setup(app)
     exec_times.setup(app)
     search_summary.setup(app)
+    book_links.setup(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
