@@ -90,16 +90,18 @@ class SandboxTimeout(Exception):
 ISOLATION_LEVELS = ("namespaces", "userns", "process")
 _DESCRIPTIONS = {
     "namespaces": ("namespaces: no network, private read-only filesystem view "
-                   "(no course directory, gradebook or other submissions), "
-                   "own PID namespace (nothing it starts survives), unprivileged uid, "
-                   "limits on CPU, memory, file size, processes and wall time"),
+                   "(no course directory, gradebook or other submissions; of cnnbook only what the part "
+                   "may use), own PID, IPC and UTS namespaces and keyrings (nothing it starts or stores "
+                   "survives), a user id of its own, limits on CPU, memory, file size, processes and wall time"),
     "userns": ("userns (PARTLY DEGRADED, no root): no network, private read-only filesystem view "
-               "(no course directory, gradebook or other submissions), own PID namespace (nothing "
-               "it starts survives), no capabilities, limits on CPU, memory, file size and wall "
-               "time, but no dependable limit on the number of processes"),
+               "(no course directory, gradebook or other submissions; of cnnbook only what the part may "
+               "use), own PID, IPC and UTS namespaces and keyrings (nothing it starts or stores survives), "
+               "no capabilities, limits on CPU, memory, file size and wall time, but no dependable limit "
+               "on the number of processes"),
     "process": ("process (DEGRADED): the worker can read files your user can read, "
-                "reach the network, and processes that call setsid may outlive it; "
-                "limits on CPU, memory, file size and wall time still apply. "
+                "reach the network, import any module of cnnbook (the rule that a naive part may use only "
+                "cnnbook.exercise_checks holds for honest code only), and processes that call setsid may "
+                "outlive it; limits on CPU, memory, file size and wall time still apply. "
                 "Run the grader as root on Linux with util-linux's unshare for full isolation"),
 }
 # --ipc: System V shared memory, semaphores and message queues die with the sandbox;
