@@ -1,5 +1,7 @@
 """The course package inside a sandbox: the grader's own cnnbook, and only the modules a part may use."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +138,26 @@ def test_a_failing_setup_statement_is_the_graders_fault_not_the_students():
             student.call("f")
     finally:
         student.close()
+
+
+def isolation_command(course, pythonpath_first=None):
+    env = corpus.grader_environment(course, "isolation-test-secret")
+    if pythonpath_first is not None:
+        env["PYTHONPATH"] = f"{pythonpath_first}:{env['PYTHONPATH']}"
+    done = subprocess.run([sys.executable, "-m", "autograder", "isolation"], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.stdout
+
+
+def test_the_isolation_command_says_whether_cnnbook_imports_in_the_sandbox(tmp_path):
+    course = corpus.make_course(tmp_path / "course", REPO)
+    expected = "cnnbook: imports the grader's own (/grader/cnnbook)" if STRONGEST != "process" else \
+        "cnnbook: imports the grader's own ("
+    assert expected in isolation_command(course)
+    other = tmp_path / "other" / "cnnbook"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text('"""Another checkout, without the exercise checks."""\n')
+    for path in (tmp_path / "other", other, other / "__init__.py"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    assert "cnnbook: DOES NOT IMPORT in the grader" in isolation_command(course, tmp_path / "other")

@@ -6,7 +6,8 @@ and prints one line per question.  The test suite asserts the answers.
 import hashlib
 from pathlib import Path
 
-from .course_package import trusted_package_dir
+from .course_package import PackageError, trusted_package_dir
+from .sandbox import SandboxError
 from .student import Program, SandboxStudent
 
 PROBE = r'''
@@ -52,12 +53,21 @@ def probe(course_root, course_checks_digest):
 
 
 def probe_answers(level, course_root):
-    """``{question: answer}`` from a fresh sandbox of ``level``, asked the way the checks call student code."""
-    digest = hashlib.sha256((trusted_package_dir() / "exercise_checks.py").read_bytes()).hexdigest()
+    """``{question: answer}`` from a fresh sandbox of ``level``, asked the way the checks call student code.
+
+    A sandbox that cannot start (a course package it cannot get, say) is an answer too.
+    """
+    try:
+        checks = trusted_package_dir() / "exercise_checks.py"
+        digest = hashlib.sha256(checks.read_bytes()).hexdigest()
+    except (PackageError, OSError) as error:
+        return {"cnnbook": f"DOES NOT IMPORT in the grader ({error})"}
     student = SandboxStudent(Program([], [("probe", PROBE)], cnnbook_modules=("exercise_checks",)), level,
                              str(course_root))
     try:
         return student.call("probe", str(Path(course_root).resolve()), digest)
+    except SandboxError as error:
+        return {"sandbox": f"DOES NOT START ({error})"}
     finally:
         student.close()
 
