@@ -4,22 +4,20 @@ One throw-away course: alice is graded once with a sound environment; then the e
 (or the course) is broken in three ways, bob submits, and each run must stop at the
 pre-flight with one clear line, exit non-zero, record nothing and leave ``autograded/`` as it was.
 """
-import hashlib
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import corpus
-from autograder.isolation.sandbox import available_isolation
 from autograder.nbgrader_io import cells
-from test_autograder_grading import gradebook_dump
+from test_autograder_grading import gradebook_dump, tree_digest
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "numpy_cnn"
-LEVEL, WHY = available_isolation()
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (REPO / "exercises" / ASSIGNMENT).is_dir(), reason="no release yet")]
 
@@ -30,11 +28,6 @@ def grade(course, pythonpath_first=None):
         env["PYTHONPATH"] = f"{pythonpath_first}:{env['PYTHONPATH']}"
     return subprocess.run([sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "--workers", "1"], cwd=course,
                           env=env, capture_output=True, text=True, timeout=900)
-
-
-def tree_digest(folder):
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(Path(folder).rglob("*")) if path.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +87,6 @@ def test_solutions_that_do_not_earn_full_marks_stop_the_run(course):
     cell = cells.find_cell(notebook, "conv_forward_naive")
     cell.source = cells.cell_source(cell).replace("return out, cache", "return out * 0, cache")
     assert "out * 0" in cell.source
-    import nbformat
     nbformat.write(notebook, str(path))
     try:
         line = refused_with_nothing_written(course, grade(course))

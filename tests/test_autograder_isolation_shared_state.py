@@ -17,7 +17,7 @@ import pytest
 import corpus
 from autograder.isolation import claims
 from autograder.isolation.claims import BASE_UID, UID_SLOTS, claim_scratch, claim_uid, sweep_stale_scratch
-from test_autograder_sandbox import LEVELS, NAMESPACES, call, needs_namespaces, run, started  # noqa: F401
+from test_autograder_sandbox import LEVELS, call, run, started  # noqa: F401 (started is a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 NAMESPACE_LEVELS = LEVELS[:2]
