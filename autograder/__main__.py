@@ -4,7 +4,9 @@
     python -m autograder grade ASSIGNMENT --cluster local:N | --scheduler ADDRESS [--tls FOLDER]
     python -m autograder worker SCHEDULER_ADDRESS [--nworkers N] [--tls FOLDER]
     python -m autograder grades ASSIGNMENT
+    python -m autograder intake ASSIGNMENT DOWNLOAD --lms canvas|blackboard|moodle --timezone ZONE [--update]
     python -m autograder isolation
+    python -m autograder check
 
 Run from the course root (where nbgrader_config.py is).  ``grade`` grades
 every ``submitted/*/ASSIGNMENT/`` (or only the named students) and writes:
@@ -22,6 +24,9 @@ every ``submitted/*/ASSIGNMENT/`` (or only the named students) and writes:
   instructor's record (flags, the student's printed output, grader errors).
 
 ``submitted/`` is only read.  Re-running gives the same gradebook.
+``intake`` collects an LMS's bulk download into ``submitted/``
+(:mod:`autograder.nbgrader_io.lms_intake`), one line per student.
+``check`` says, one line per check, whether this machine is ready to grade.
 ``isolation`` starts one sandbox and reports what it can and cannot reach.
 ``--cluster``/``--scheduler`` grade on Dask workers started by ``worker``
 (:mod:`autograder.cluster`, :mod:`autograder.grading_worker`); the guide's
@@ -36,7 +41,8 @@ from .cluster import TLS_FILES, ClusterError, ClusterSpec, TlsFiles, parse_clust
 from .grading_worker import WorkerRefused
 from .isolation.sandbox import ISOLATION_LEVELS
 from .isolation.student import TimeLimits
-from .nbgrader_io.gradebook import CourseError
+from .nbgrader_io.gradebook import CourseError, assignment_dir, course_directory
+from .nbgrader_io.lms_intake import LAYOUTS, IntakeError, intake, report_line
 from .nbgrader_io.release import ReleaseError
 from .whole_class import PreflightFailed, choose_isolation, grade_class, write_class_grades
 
@@ -57,7 +63,9 @@ def main(argv=None):
     _add_cluster_options(grade)
     grades = commands.add_parser("grades", help="write grades.csv again from the gradebook (after manual grading)")
     grades.add_argument("assignment")
+    _add_intake_command(commands)
     commands.add_parser("isolation", help="start one sandbox and report what it can reach")
+    commands.add_parser("check", help="is this machine ready to grade? one line per check")
     worker = commands.add_parser("worker", help="serve grading workers to a Dask scheduler (run from a course root)")
     worker.add_argument("scheduler", help="the scheduler's address: tcp://127.0.0.1:PORT, or tls://HOST:PORT")
     worker.add_argument("--nworkers", type=int, default=os.cpu_count() or 1,
@@ -66,7 +74,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except (CourseError, ReleaseError, KeyError, ValueError, ClusterError, WorkerRefused, PreflightFailed) as error:
+    except (CourseError, ReleaseError, KeyError, ValueError, ClusterError, WorkerRefused, PreflightFailed,
+            IntakeError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -82,6 +91,10 @@ def _run(args):
     if args.command == "grades":
         print(f"wrote {write_class_grades(Path.cwd(), args.assignment)}")
         return 0
+    if args.command == "check":
+        return check_command()
+    if args.command == "intake":
+        return intake_command(args)
     if args.command == "worker":
         from .grading_worker import worker_command
         tls = _tls_files(args)
@@ -129,6 +142,40 @@ def _cluster_spec(args):
     local = parse_cluster(args.cluster) if args.cluster else 0
     return ClusterSpec(scheduler=args.scheduler or "", local_workers=local, tls=tls,
                        task_timeout_s=args.task_timeout)
+
+
+def _add_intake_command(commands):
+    intake = commands.add_parser("intake", help="collect an LMS bulk download into submitted/")
+    intake.add_argument("assignment")
+    intake.add_argument("download", help="the bulk download: the zip the LMS gives, or its unpacked folder")
+    intake.add_argument("--lms", required=True, choices=sorted(LAYOUTS), help="which system named the files")
+    intake.add_argument("--timezone", required=True, help="the LMS's time zone, e.g. Europe/Berlin")
+    intake.add_argument("--update", action="store_true",
+                        help="replace a student already collected when this download is newer")
+
+
+def intake_command(args):
+    """One line per student; exit status 1 when a notebook is missing or an upload was left out."""
+    coursedir, _config = course_directory(Path.cwd())
+    release = sorted(p.stem for p in assignment_dir(coursedir, "release", args.assignment).glob("*.ipynb"))
+    if not release:
+        raise IntakeError(f"no release notebooks of {args.assignment}: generate the assignment first")
+    results = intake(assignment_dir(coursedir, "submitted", "."), args.assignment, args.download, args.lms,
+                     args.timezone, release, args.update)
+    for result in results:
+        print(report_line(result))
+    incomplete = [r.student for r in results if not r.complete or r.left_out]
+    print(f"collected {sum(bool(r.found) for r in results)} student(s) into submitted/*/{args.assignment}/; "
+          + (f"look at: {', '.join(incomplete)}" if incomplete else "every upload complete"))
+    return 1 if incomplete else 0
+
+
+def check_command():
+    from .setup_check import run_checks
+    checks = run_checks(Path.cwd())
+    for check in checks:
+        print(check.line(), flush=True)
+    return 1 if any(check.status == "FAIL" for check in checks) else 0
 
 
 def isolation_command():
