@@ -81,6 +81,9 @@ def preflight(coursedir, assignment, release_dir, isolation, time_limits, runner
     sweep_stale_scratch()
     started = time.monotonic()
     solutions = gradebook.assignment_dir(coursedir, "source", assignment)
+    if not solutions.is_dir():
+        raise PreflightFailed(f"pre-flight failed: no instructor solutions in {solutions}; the grade command "
+                              "grades them first, to check that the sandbox grades right answers right")
     release = release_files(release_dir)
     job = Job(assignment=assignment, student=PREFLIGHT_STUDENT, release=release,
               submitted=submitted_files(solutions, list(release)), isolation=isolation,

@@ -63,7 +63,7 @@ def refused_with_nothing_written(course, done):
     before = tree_digest(course / "autograded")
     assert done.returncode != 0, done.stdout
     lines = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and lines[0].startswith("error: pre-flight failed: the instructor solutions in "), done.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: pre-flight failed: "), done.stderr
     assert "Traceback" not in done.stderr and "bob" not in done.stdout
     assert {student for student, _ in gradebook_dump(course)} == {"alice"}
     assert tree_digest(course / "autograded") == before
@@ -72,7 +72,7 @@ def refused_with_nothing_written(course, done):
 
 def test_a_cnnbook_without_the_modules_a_part_needs_stops_the_run(course, tmp_path):
     line = refused_with_nothing_written(course, grade(course, broken_package(tmp_path / "other", None)))
-    assert "has no module exercise_checks, which a graded part needs" in line
+    assert "the instructor solutions in " in line and "has no module exercise_checks, which a graded part needs" in line
 
 
 def test_a_cnnbook_whose_setup_imports_fail_stops_the_run(course, tmp_path):
@@ -93,3 +93,13 @@ def test_solutions_that_do_not_earn_full_marks_stop_the_run(course):
     finally:
         path.write_bytes(original)
     assert "first failing check: conv_forward_naive: " in line and "[FAIL]" not in line
+
+
+def test_a_course_without_its_solutions_is_refused_before_anything(course, tmp_path):
+    solutions = course / "solutions"
+    solutions.rename(tmp_path / "solutions")
+    try:
+        line = refused_with_nothing_written(course, grade(course))
+    finally:
+        (tmp_path / "solutions").rename(solutions)
+    assert "no instructor solutions in" in line
