@@ -140,8 +140,10 @@ def _cluster_spec(args):
             raise ClusterError("--tls* and --task-timeout apply to --cluster or --scheduler runs")
         return None
     local = parse_cluster(args.cluster) if args.cluster else 0
-    return ClusterSpec(scheduler=args.scheduler or "", local_workers=local, tls=tls,
+    spec = ClusterSpec(scheduler=args.scheduler or "", local_workers=local, tls=tls,
                        task_timeout_s=args.task_timeout)
+    spec.check()
+    return spec
 
 
 def _add_intake_command(commands):

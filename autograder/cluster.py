@@ -28,12 +28,13 @@ import logging
 import operator
 import time
 import uuid
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .grading_worker import (COURSE_ROOT_VAR, TASK_FUNCTION, grader_digest, grader_resources, is_loopback,
-                             parse_resource, resource_name)
+from .grading_worker import (COURSE_ROOT_VAR, PRELOAD, TASK_FUNCTION, grader_digest, grader_resources,
+                             is_loopback, parse_resource, resource_name)
 from .isolation.sandbox import ISOLATION_LEVELS, available_isolation
 from .one_submission import Outcome, error_summary, job_to_wire, outcome_from_wire
 
@@ -42,6 +43,7 @@ from .one_submission import Outcome, error_summary, job_to_wire, outcome_from_wi
 MAX_TRIES = 3
 WORKER_WAIT_S = 60.0              # how long the client waits for a matching worker to join
 POLL_S = 0.5
+CONNECT_S = 20.0                  # a TLS handshake the scheduler refuses is retried until then
 TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
 
 
@@ -115,6 +117,7 @@ class DaskRunner:
         self.client = self.cluster = None
         self.level = ""
         self.per_worker = Counter()
+        self.overheads = []            # seconds a task took beyond its grading: scheduling, transfers
         self.keys = []
         self.where = ""
 
@@ -128,7 +131,7 @@ class DaskRunner:
                 self.client = Client(self.cluster)
             else:
                 security = self.spec.tls.security() if self.spec.tls else None
-                self.client = Client(self.spec.scheduler, security=security, timeout=30)
+                self.client = Client(self.spec.scheduler, security=security, timeout=CONNECT_S)
         except (OSError, TimeoutError) as error:
             self.__exit__(None, None, None)
             raise ClusterError(f"cannot reach the Dask scheduler {self.spec.scheduler}: {error}") from None
@@ -238,6 +241,7 @@ class DaskRunner:
         if future.status == "finished":
             data = future.result()
             self.per_worker[data.pop("worker")] += 1
+            self.overheads.append(time.monotonic() - started - data["summary"].get("seconds", 0.0))
             return outcome_from_wire(data)
         future.cancel()
         return Outcome({**error_summary(student, _failure(future, limit)),
@@ -255,7 +259,11 @@ class DaskRunner:
     def report(self):
         retries = self.retries()
         counts = ", ".join(f"{name}: {count}" for name, count in sorted(self.per_worker.items()))
-        print(f"per worker: {counts or 'none'}; retries after a worker died: {retries}", flush=True)
+        print(f"tasks per worker: {counts or 'none'}; retries after a worker died: {retries}", flush=True)
+        if self.overheads:
+            mean = sum(self.overheads) / len(self.overheads)
+            print(f"per-task overhead of the cluster: {mean:.3f} s on average, {max(self.overheads):.3f} s at most",
+                  flush=True)
 
     def retries(self):
         """Times a task of this run was sent to a worker again (its first worker died or was restarted)."""
@@ -284,7 +292,9 @@ def _local_cluster(workers, digest, root):
     import dask
     from distributed import LocalCluster
     level, _ = available_isolation()
-    with dask.config.set({"distributed.scheduler.allowed-failures": MAX_TRIES - 1}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": MAX_TRIES - 1}), warnings.catch_warnings():
+        # Its health-check HTTP server takes another loopback port when 8787 is busy: nothing to report.
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
         return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                             dashboard_address=None, resources=grader_resources(digest, level),
-                            env={COURSE_ROOT_VAR: root}, silence_logs=logging.ERROR)
+                            env={COURSE_ROOT_VAR: root}, preload=PRELOAD, silence_logs=logging.ERROR)

@@ -38,6 +38,11 @@ COURSE_ROOT_VAR = "AUTOGRADER_COURSE_ROOT"      # the worker's course root, for 
 RESOURCE_PREFIX = "autograder-"
 # What a task calls, by name: the scheduler can unpickle it without this package.
 TASK_FUNCTION = ("autograder.grading_worker", "grade_task")
+# Imported when a worker process starts, before it joins: the first task then costs no more than
+# the others (nbformat, pytest and PyTorch take seconds to import).
+PRELOAD = ["autograder.grading_worker", "autograder.checks.oracle"]
+# A Dask worker always serves HTTP (health, metrics); unauthenticated, so on loopback only.
+HTTP_ADDRESS = "127.0.0.1:0"
 
 
 def grader_digest(package_dir=PACKAGE_DIR):
@@ -126,7 +131,10 @@ def worker_command(scheduler, nworkers, security, course_root):
     host = listen_host(scheduler)
     print(f"grader digest {grader_digest()[:24]}, isolation {level}; {nworkers} worker(s) for {scheduler}, "
           f"listening on {host or 'the interface facing the scheduler (TLS)'}", flush=True)
-    asyncio.run(_serve(scheduler, nworkers, resources, host, security, str(course_root)))
+    try:
+        asyncio.run(_serve(scheduler, nworkers, resources, host, security, str(course_root)))
+    except (OSError, TimeoutError) as error:
+        raise WorkerRefused(f"cannot reach the Dask scheduler {scheduler}: {error}") from None
     return 0
 
 
@@ -154,7 +162,8 @@ async def _serve(scheduler, nworkers, resources, host, security, course_root):
     from distributed import Nanny
     name = f"{socket.gethostname()}-{os.getpid()}"
     nannies = [Nanny(scheduler, nthreads=1, resources=resources, name=f"{name}-{number}", host=host,
-                     security=security, dashboard=False, env={COURSE_ROOT_VAR: course_root})
+                     security=security, dashboard=False, dashboard_address=HTTP_ADDRESS,
+                     env={COURSE_ROOT_VAR: course_root}, preload=PRELOAD)
                for number in range(nworkers)]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
