@@ -4,7 +4,8 @@ Stages the pinned offline JavaScript (cheap when already done), then runs Jupyte
 with every Sphinx warning as an error (-W), nitpicky references (-n) and --keep-going,
 so one run lists all the problems. Notebooks execute in cache mode: a
 rebuild only re-runs notebooks whose code changed (and re-reads every page, see FULL_READ),
-or every notebook when the cnnbook package they import changed (see drop_stale_cache).
+or every notebook when the cnnbook package they import, or a lab's recorded run, changed
+(see drop_stale_cache).
 
     python scripts/build_book.py            # build into ./_build/html, reusing the cache
     python scripts/build_book.py --clean    # delete ./_build first (execution cache too)
@@ -29,15 +30,19 @@ STRICT_FLAGS = ("-W", "-n", "--keep-going")
 # index entries of unchanged pages from the search index.
 FULL_READ = ("--all",)
 # Jupyter Book's execution cache is keyed on each notebook's own code, so a change to
-# the cnnbook package every page imports would leave stale outputs on the pages.
+# the cnnbook package every page imports would leave stale outputs on the pages, and so
+# would a new recorded run of a lab (book/labs/recorded/*.json, read by the lab's page).
 PACKAGE = REPO_ROOT / "cnnbook"
+RECORDED = REPO_ROOT / "book" / "labs" / "recorded"
 
 
-def package_fingerprint(package: Path = PACKAGE) -> str:
-    """SHA-256 over the package's Python sources, names included."""
+def package_fingerprint(package: Path = PACKAGE, recorded: Path = RECORDED) -> str:
+    """SHA-256 over the package's Python sources and the labs' recorded runs, names included."""
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+    files = [(package, path) for path in sorted(package.rglob("*.py"))]
+    files += [(recorded, path) for path in sorted(recorded.glob("*.json"))]
+    for root, path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 

@@ -78,6 +78,16 @@ def test_package_fingerprint_follows_every_source_file(tmp_path):
     assert build_book.package_fingerprint(package) != before
 
 
+def test_package_fingerprint_follows_the_labs_recorded_runs(tmp_path):
+    package, recorded = tmp_path / "pkg", tmp_path / "recorded"
+    package.mkdir()
+    recorded.mkdir()
+    (package / "a.py").write_text("x = 1\n")
+    before = build_book.package_fingerprint(package, recorded)
+    (recorded / "lab.json").write_text("{}\n")
+    assert build_book.package_fingerprint(package, recorded) != before
+
+
 def test_execution_cache_is_dropped_when_the_package_changed(tmp_path):
     build_dir = tmp_path / "_build"
     cache = build_dir / ".jupyter_cache"
