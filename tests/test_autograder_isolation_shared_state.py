@@ -179,8 +179,10 @@ SLEEPER = "sleep 7781"
 
 @pytest.mark.parametrize("level", NAMESPACE_LEVELS)
 def test_a_sandbox_dies_with_its_grader_killed_by_sigkill(level):
-    cell = f"import subprocess\nsubprocess.Popen({SLEEPER.split()!r}, start_new_session=True)\n"
-    grader = grader_process(level, cell, "print('ready', flush=True)\ntime.sleep(120)")
+    # The worker is busy in a call when its grader dies, so it never sees its input close.
+    cell = (f"import subprocess\nsubprocess.Popen({SLEEPER.split()!r}, start_new_session=True)\n"
+            "def spin():\n    while True:\n        pass\n")
+    grader = grader_process(level, cell, "print('ready', flush=True)\ncall(sandbox, 'spin', timeout=600)")
     try:
         unshare = int(grader.stdout.readline().split()[1])
         assert "'ok': True" in grader.stdout.readline()
