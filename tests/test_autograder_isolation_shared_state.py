@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 import corpus
 from autograder.isolation import claims
 from autograder.isolation.claims import BASE_UID, UID_SLOTS, claim_scratch, claim_uid, sweep_stale_scratch
-from test_autograder_sandbox import LEVELS, call, run, started  # noqa: F401 (started is a fixture)
+from test_autograder_sandbox import LEVELS, call, needs_namespaces, run, started  # noqa: F401 (started is a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 NAMESPACE_LEVELS = LEVELS[:2]
@@ -87,6 +88,30 @@ def test_the_hostname_is_the_sandboxes_own(started, level):
     planted, harvested, _ = planted_then_harvested(started, level, "hostname")
     assert planted.startswith("refused") and harvested == "sandbox"
     assert socket.gethostname() == host
+
+
+@needs_namespaces
+def test_two_live_sandboxes_run_as_two_users(started):
+    first, second = started("namespaces"), started("namespaces")
+    uids = []
+    for sandbox in (first, second):
+        run(sandbox, "import os\ndef uid():\n    return os.getuid()\n")
+        uids.append(call(sandbox, "uid")[1])
+    assert uids[0] != uids[1] and all(uid >= BASE_UID for uid in uids)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_nothing_a_sandbox_writes_outlives_it(started, level):
+    sandbox = started(level)
+    scratch = Path(sandbox._scratch)
+    # Where honest code keeps files: the working folder, tempfile's folder, HOME (the
+    # process level cannot stop a write to an absolute path such as /tmp/x: it is degraded).
+    run(sandbox, "import os, tempfile\nfor folder in ('.', tempfile.gettempdir(), os.environ['HOME']):\n"
+                 "    with open(os.path.join(folder, 'left-behind-7781.txt'), 'w') as handle:\n"
+                 "        handle.write('answers of alice')\n")
+    sandbox.close()
+    assert not scratch.exists()
+    assert not Path(tempfile.gettempdir(), "left-behind-7781.txt").exists()
 
 
 def test_concurrent_sandboxes_never_share_a_uid_and_a_released_one_is_reused(monkeypatch):

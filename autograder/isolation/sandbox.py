@@ -195,9 +195,11 @@ def clear_keyrings(uid):
     os.waitpid(pid, 0)
 
 
-def minimal_env():
-    return {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
-            "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg",
+def minimal_env(tmp="/tmp"):
+    """The worker's whole environment; ``tmp`` is its scratch folder (its private /tmp, or at the
+    process level the sandbox's scratch folder, removed with it)."""
+    return {"PATH": "/usr/bin:/bin", "HOME": tmp, "LANG": "C.UTF-8", "TMPDIR": tmp,
+            "MPLCONFIGDIR": tmp, "MPLBACKEND": "Agg",
             "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -241,7 +243,8 @@ class Sandbox:
         try:
             # Its own session: a kill(0, ...) or killpg inside never reaches the grader.
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                            stderr=subprocess.PIPE, env=minimal_env(),
+                                            stderr=subprocess.PIPE,
+                                            env=minimal_env(self._scratch if self.isolation == "process" else "/tmp"),
                                             start_new_session=True, **options)
         except (OSError, subprocess.SubprocessError) as error:
             self.close()
