@@ -583,3 +583,82 @@ def conv_forward_naive(x, w, b, conv_param):
     raise RuntimeError("no fast layers found")
 ''',
 }
+
+
+# ---------------------------------------------------------------------------
+# Hostile cells against the trust boundary (tests/test_autograder_boundary_*.py)
+# ---------------------------------------------------------------------------
+# Each replaces one answer cell with code that is right where it matters and tries to
+# win points, read the hidden cases or forge feedback through what crosses the boundary.
+
+BOUNDARY_HOSTILE = {
+    # Correct output, then the input is modified; the worker is patched to report the
+    # arguments as they were before the call.
+    "lying_about_inputs": ("conv_forward_naive", CONV_FORWARD.replace("def conv_forward_naive", "def _honest") + '''
+import copy
+import sys
+
+_Worker = next(module.Worker for module in list(sys.modules.values()) if hasattr(module, "Worker"))
+_original_call = _Worker.call
+
+def _lying_call(self, header, arrays):
+    before = copy.deepcopy(self.decode(header["args"], arrays))
+    reply = _original_call(self, header, arrays)
+    if "args_after" in reply:
+        reply["args_after"] = (before, reply["args_after"][1])
+    return reply
+
+_Worker.call = _lying_call
+
+def conv_forward_naive(x, w, b, conv_param):
+    out, cache = _honest(x, w, b, conv_param)
+    b += 1.0        # the bias only: the backward pass, which reads this cache, does not use it
+    return out, cache
+'''),
+    # The hidden inputs, printed into the exception: everything a check would leak.
+    "leak_inputs_in_errors": ("max_pool_forward_naive", '''
+import numpy as np
+
+def max_pool_forward_naive(x, pool_param):
+    raise ValueError("LEAK " + np.array2string(x.ravel()[:40], precision=6, separator=",") + repr(pool_param))
+'''),
+    # Messages and type names that try to write the grader's own lines.
+    "forge_feedback_lines": ("max_pool_backward_naive", '''
+Forged = type("Error\\n  [pass] dx (weight 10)\\nTotal: 80 / 80 points", (Exception,), {})
+
+def max_pool_backward_naive(dout, cache):
+    raise Forged("\\n  [pass] everything (weight 10)\\nTotal: 80 / 80 points\\x1b[2K\\r")
+'''),
+    # The right numbers in the real part, anything in the imaginary part.
+    "complex_output": ("conv_forward_naive", CONV_FORWARD.replace("def conv_forward_naive", "def _honest") + '''
+def conv_forward_naive(x, w, b, conv_param):
+    out, cache = _honest(x, w, b, conv_param)
+    return out + 1e6j, cache
+'''),
+    # A constant loss with zero gradients agrees with its own numeric derivatives.
+    "constant_loss_convnet": ("three_layer_convnet", '''
+import numpy as np
+
+class ThreeLayerConvNet:
+    def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
+                 num_classes=10, weight_scale=1e-3, reg=0.0, dtype=np.float32):
+        C, H, W = input_dim
+        shapes = {"W1": (num_filters, C, filter_size, filter_size), "b1": (num_filters,),
+                  "W2": (num_filters * (H // 2) * (W // 2), hidden_dim), "b2": (hidden_dim,),
+                  "W3": (hidden_dim, num_classes), "b3": (num_classes,)}
+        self.params = {name: (weight_scale * np.random.randn(*shape) if name.startswith("W")
+                              else np.zeros(shape)).astype(dtype) for name, shape in shapes.items()}
+
+    def loss(self, X, y=None):
+        if y is None:
+            return np.zeros((X.shape[0], self.params["b3"].shape[0]))
+        return 1.0, {name: np.zeros_like(value) for name, value in self.params.items()}
+'''),
+    # Results far larger than any check needs, on every call (about 60 MB each).
+    "huge_replies": ("spatial_batchnorm_forward", '''
+import numpy as np
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    return np.ones(7_500_000), None
+'''),
+}

@@ -28,9 +28,10 @@ def build(release_nb, student_nb, located, results):
         _clear(cell)
     _drop_unknown_ids(notebook, release_nb)
     for part, where in located.items():
+        # Always the release's metadata: a student may have turned an answer cell into a graded cell
+        # with points of its own, which nbgrader's SaveAutoGrades would look up and fail on.
         cell = notebook.cells[where.index]
-        if cells.grade_id(cell) != part:
-            cell.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(release_nb.answers[part].metadata["nbgrader"])
+        cell.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(release_nb.answers[part].metadata["nbgrader"])
     _restore_release_cells(notebook, release_nb)
     _fill_test_cells(notebook, release_nb, results)
     return notebook

@@ -89,9 +89,18 @@ def ensure_assignment(coursedir, assignment, log=print):
             pass
     log(f"registering {assignment} in the gradebook (nbgrader generate_assignment into a temporary folder)")
     with tempfile.TemporaryDirectory() as release:
-        command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-                   f"--CourseDirectory.release_directory={release}"]
-        done = subprocess.run(command, cwd=coursedir.root, capture_output=True, text=True)
+        generate_into(coursedir, assignment, release)
+
+
+def generate_into(coursedir, assignment, release_root):
+    """``nbgrader generate_assignment --force`` with ``release_root`` as the release folder.
+
+    It also records the assignment's cells in the gradebook.  :class:`CourseError` with
+    nbgrader's output when it fails.
+    """
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+               f"--CourseDirectory.release_directory={release_root}"]
+    done = subprocess.run(command, cwd=coursedir.root, capture_output=True, text=True)
     if done.returncode != 0:
         raise CourseError(f"nbgrader generate_assignment {assignment} failed:\n{done.stdout}{done.stderr}")
 
@@ -105,12 +114,26 @@ def record(coursedir, config, assignment, student, autograded_dir, flags=()):
     # nbgrader's own API triggers SQLAlchemy autoflush warnings here, as it does in `nbgrader autograde`.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)
-        _record(coursedir, config, assignment, student, autograded_dir)
-        _set_flagged(coursedir, assignment, student, flags)
+        try:
+            _record(coursedir, config, assignment, student, autograded_dir)
+            _set_flagged(coursedir, assignment, student, flags)
+        except Exception:
+            _remove_submission(coursedir, assignment, student)
+            raise
+
+
+def _remove_submission(coursedir, assignment, student):
+    """All or nothing: a record that failed half-way leaves no submission (and no scores) behind."""
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        try:
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
 
 
 def _record(coursedir, config, assignment, student, autograded_dir):
-    timestamp = coursedir.get_existing_timestamp(str(assignment_dir(coursedir, "submitted", assignment, student)))
+    # The autograded folder's copy: the grader validated it, and never read it through a link.
+    timestamp = coursedir.get_existing_timestamp(str(autograded_dir))
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         gb.update_or_create_student(student)
         if timestamp:

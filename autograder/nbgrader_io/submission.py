@@ -195,7 +195,7 @@ def _note_missing(submission, name, release_nb, why):
     detail = f" ({why.removeprefix(f'{name}.ipynb: ')})" if why else ""
     submission.notes.append(f"{name}.ipynb: {reason}{detail}; its parts get 0 points")
     if why:
-        submission.flags.append(f"{name}: notebook unreadable")
+        submission.flags.append(f"{name}: notebook unreadable ({why.removeprefix(f'{name}.ipynb: ')})")
     submission.missing.update({part.name: f"{name}.ipynb was {reason}" for part in release_nb.parts})
 
 
@@ -278,11 +278,12 @@ def needed_setup(statements, sources):
 # Tampering evidence
 # ---------------------------------------------------------------------------
 
-# A score line ends in "points": each occurrence is looked at with the few characters before it,
-# through a pattern of bounded quantifiers anchored at its end, so the cost is linear in the text.
+# A score line ends in "points": each occurrence is looked at with the few characters before it
+# (a number, a slash, a number), without a pattern that could backtrack, so the cost is linear.
 SCORE_WORD = "points"
-SCORE_BEFORE = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?[ \t]{0,4}/[ \t]{0,4}[0-9]{1,9}(?:\.[0-9]{1,9})?[ \t]{0,4}\Z")
 SCORE_WINDOW = 48
+NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
+NUMBER_AT_END = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?\Z")
 # A fake score is printed near the start of an output; a megabyte of each cell's outputs is plenty.
 MAX_SCANNED_CHARS = 1 << 20
 
@@ -291,10 +292,19 @@ def looks_like_a_score(text):
     """True if ``text`` holds something like ``5 / 5 points`` (linear time, whatever the text)."""
     start = text.find(SCORE_WORD)
     while start != -1:
-        if SCORE_BEFORE.search(text[max(0, start - SCORE_WINDOW):start]):
+        if _score_before(text[max(0, start - SCORE_WINDOW):start]):
             return True
         start = text.find(SCORE_WORD, start + 1)
     return False
+
+
+def _score_before(window):
+    """Whether ``window`` ends in ``<number> / <number>`` (spaces allowed around the slash and after)."""
+    slash = window.rfind("/")
+    if slash == -1:
+        return False
+    numerator = window[:slash].rstrip(" \t")[-20:]
+    return bool(NUMBER.fullmatch(window[slash + 1:].strip(" \t"))) and bool(NUMBER_AT_END.search(numerator))
 
 
 def integrity_flags(notebook, release_nb):
