@@ -173,3 +173,10 @@ def test_a_message_larger_in_all_than_the_limit_is_refused_before_its_arrays_are
     with pytest.raises(wire.ProtocolError, match="exceeds the limit"):
         wire.read_message(read_exact)
     assert sum(read) < 1000
+
+
+def test_a_header_nested_too_deeply_for_the_json_parser_is_a_protocol_error():
+    data = b"[" * 200_000
+    stream = io.BytesIO(struct.pack(">Q", len(data)) + data)
+    with pytest.raises(wire.ProtocolError, match="not JSON"):
+        wire.read_message(stream.read)

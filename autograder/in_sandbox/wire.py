@@ -78,8 +78,8 @@ def read_message(read_exact):
         raise ProtocolError(f"message header of {header_size} bytes exceeds the limit")
     try:
         header = json.loads(read_exact(header_size).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ProtocolError(f"message header is not JSON ({error})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # a deeply nested header recurses
+        raise ProtocolError(f"message header is not JSON ({type(error).__name__})") from None
     if not isinstance(header, dict):
         raise ProtocolError("message header is not a JSON object")
     count = header.get("n_arrays", 0)
