@@ -4,15 +4,19 @@ One throw-away course: alice is graded once with a sound environment; then the e
 (or the course) is broken in three ways, bob submits, and each run must stop at the
 pre-flight with one clear line, exit non-zero, record nothing and leave ``autograded/`` as it was.
 """
+import os
 import re
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
 import corpus
+from autograder.isolation.claims import SCRATCH_PREFIX, STALE_AFTER_S
 from autograder.nbgrader_io import cells
 from test_autograder_grading import gradebook_dump, tree_digest
 
@@ -34,7 +38,11 @@ def grade(course, pythonpath_first=None):
 def course(tmp_path_factory):
     course = corpus.make_course(tmp_path_factory.mktemp("preflight") / "course", REPO)
     corpus.write_submission(course, "alice", ASSIGNMENT, corpus.solution_answers(course / "solutions" / ASSIGNMENT))
+    stale = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))     # as a killed run leaves it
+    (stale / "worker.py").write_text("left behind")
+    os.utime(stale, (time.time() - 2 * STALE_AFTER_S,) * 2)
     done = grade(course)
+    course.joinpath("stale_left.txt").write_text(str(stale.exists()))
     assert done.returncode == 0, done.stdout + done.stderr
     course.joinpath("first_run.txt").write_text(done.stdout)
     corpus.write_submission(course, "bob", ASSIGNMENT, corpus.solution_answers(course / "solutions" / ASSIGNMENT))
@@ -45,6 +53,7 @@ def test_a_sound_course_passes_the_preflight_and_grades(course):
     first = course.joinpath("first_run.txt").read_text()
     assert re.search(r"pre-flight: the instructor solutions earn full marks in the sandbox \(\d+\.\d s\)", first)
     assert {student for student, _ in gradebook_dump(course)} == {"alice"}
+    assert course.joinpath("stale_left.txt").read_text() == "False", "the stale sandbox folder should be swept"
 
 
 def broken_package(folder, exercise_checks):
