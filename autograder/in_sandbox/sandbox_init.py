@@ -9,14 +9,16 @@ It then
 
 1. mounts a small tmpfs as the new root and bind-mounts, read-only and at
    their usual paths, only what Python needs: the system directories, the
-   Python installation and virtual environment, and the ``cnnbook`` package
-   (never the course directory: no ``autograder/``, ``solutions/``,
-   ``submitted/`` or ``gradebook.db``);
+   Python installation and virtual environment (never the course directory:
+   no ``autograder/``, ``solutions/``, ``submitted/`` or ``gradebook.db``);
 2. adds ``/dev/null`` and friends (no ``/dev/shm``), a private ``/proc`` with
    ``/proc/sys`` read-only and a size-limited tmpfs at ``/tmp`` (the worker's
    scratch directory);
-3. copies the worker's two files to ``/grader``, makes the root read-only and
-   ``chroot``s into it;
+3. copies the worker's two files to ``/grader``, and beside them the part's
+   view of the course package (:func:`write_package_view`: the allowed modules
+   of the grader's own ``cnnbook``, a refusing module for each other one),
+   which is also mounted over any other ``cnnbook`` folder in sight; makes the
+   root read-only and ``chroot``s into it;
 4. forks the worker, which drops to an unprivileged user (or, in a user
    namespace, drops every capability), joins a session keyring of its own with
    its user's keyrings emptied, takes the resource limits and ``no_new_privs``,
@@ -24,8 +26,8 @@ It then
 5. waits.  When the worker exits, this process exits, and the kernel kills
    every process left in the namespace: nothing the student started survives.
 
-If the grader dies or kills the sandbox, ``--kill-child`` kills this process,
-with the same effect.  This file is trusted code; no student code ever runs in
+If the grader dies (its parent-death signal ends ``unshare``) or kills the
+sandbox, ``--kill-child`` kills this process, with the same effect.  This file is trusted code; no student code ever runs in
 this process.
 """
 import ctypes
