@@ -26,6 +26,7 @@ import importlib
 import itertools
 import logging
 import operator
+import statistics
 import time
 import uuid
 import warnings
@@ -33,7 +34,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .grading_worker import (COURSE_ROOT_VAR, PRELOAD, TASK_FUNCTION, grader_digest, grader_resources,
+from .grading_worker import (COURSE_ROOT_VAR, TASK_FUNCTION, grader_digest, grader_resources,
                              is_loopback, parse_resource, resource_name)
 from .isolation.sandbox import ISOLATION_LEVELS, available_isolation
 from .one_submission import Outcome, error_summary, job_to_wire, outcome_from_wire
@@ -243,9 +244,9 @@ class DaskRunner:
             self.per_worker[data.pop("worker")] += 1
             self.overheads.append(time.monotonic() - started - data["summary"].get("seconds", 0.0))
             return outcome_from_wire(data)
+        failure = _failure(future, limit)     # before cancelling, which forgets the exception
         future.cancel()
-        return Outcome({**error_summary(student, _failure(future, limit)),
-                        "seconds": round(time.monotonic() - started, 2)})
+        return Outcome({**error_summary(student, failure), "seconds": round(time.monotonic() - started, 2)})
 
     def _restart_busy_workers(self, futures):
         """Restart the workers still running ``futures`` (a hung task holds its thread for good)."""
@@ -261,9 +262,9 @@ class DaskRunner:
         counts = ", ".join(f"{name}: {count}" for name, count in sorted(self.per_worker.items()))
         print(f"tasks per worker: {counts or 'none'}; retries after a worker died: {retries}", flush=True)
         if self.overheads:
-            mean = sum(self.overheads) / len(self.overheads)
-            print(f"per-task overhead of the cluster: {mean:.3f} s on average, {max(self.overheads):.3f} s at most",
-                  flush=True)
+            # A worker process's first task also imports nbformat, pytest and PyTorch: the maximum.
+            print(f"per-task overhead of the cluster: {statistics.median(self.overheads):.3f} s median, "
+                  f"{max(self.overheads):.3f} s at most", flush=True)
 
     def retries(self):
         """Times a task of this run was sent to a worker again (its first worker died or was restarted)."""
@@ -297,4 +298,4 @@ def _local_cluster(workers, digest, root):
         warnings.filterwarnings("ignore", message="Port .* is already in use")
         return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                             dashboard_address=None, resources=grader_resources(digest, level),
-                            env={COURSE_ROOT_VAR: root}, preload=PRELOAD, silence_logs=logging.ERROR)
+                            env={COURSE_ROOT_VAR: root}, silence_logs=logging.ERROR)

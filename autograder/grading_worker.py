@@ -38,9 +38,6 @@ COURSE_ROOT_VAR = "AUTOGRADER_COURSE_ROOT"      # the worker's course root, for 
 RESOURCE_PREFIX = "autograder-"
 # What a task calls, by name: the scheduler can unpickle it without this package.
 TASK_FUNCTION = ("autograder.grading_worker", "grade_task")
-# Imported when a worker process starts, before it joins: the first task then costs no more than
-# the others (nbformat, pytest and PyTorch take seconds to import).
-PRELOAD = ["autograder.grading_worker", "autograder.checks.oracle"]
 # A Dask worker always serves HTTP (health, metrics); unauthenticated, so on loopback only.
 HTTP_ADDRESS = "127.0.0.1:0"
 
@@ -163,7 +160,7 @@ async def _serve(scheduler, nworkers, resources, host, security, course_root):
     name = f"{socket.gethostname()}-{os.getpid()}"
     nannies = [Nanny(scheduler, nthreads=1, resources=resources, name=f"{name}-{number}", host=host,
                      security=security, dashboard=False, dashboard_address=HTTP_ADDRESS,
-                     env={COURSE_ROOT_VAR: course_root}, preload=PRELOAD)
+                     env={COURSE_ROOT_VAR: course_root})
                for number in range(nworkers)]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cluster, grading_worker
+from autograder import cluster, grading_worker, whole_class
 from autograder.isolation.student import TimeLimits
 from autograder.one_submission import (Job, Outcome, error_summary, job_from_wire, job_to_wire, outcome_from_wire,
                                        outcome_to_wire, place_outcome, reports_dir)
@@ -155,3 +155,29 @@ def test_a_tls_folder_must_hold_all_three_files(tmp_path):
     (tmp_path / "ca.pem").write_text("x")
     with pytest.raises(cluster.ClusterError, match="missing cert.pem, key.pem"):
         cluster.TlsFiles.from_folder(tmp_path)
+
+
+def test_a_second_outcome_for_a_student_in_one_run_is_dropped(monkeypatch, capsys):
+    placed = []
+    monkeypatch.setattr(whole_class, "place_outcome", lambda root, folder, assignment, o: placed.append(o.student))
+    monkeypatch.setattr(whole_class, "_record", lambda coursedir, config, assignment, summary: None)
+    monkeypatch.setattr(whole_class, "write_summary", lambda root, assignment, summary: None)
+    monkeypatch.setattr(whole_class.gradebook, "assignment_dir", lambda *args: Path("unused"))
+    outcomes = [outcome("alice"), outcome("alice", feedback="a late duplicate"), outcome("bob")]
+    summaries = whole_class._grade_all("root", None, None, "numpy_cnn", iter(outcomes), 2)
+    assert placed == ["alice", "bob"] and [s["student"] for s in summaries] == ["alice", "bob"]
+    assert "[2/2] bob" in capsys.readouterr().out
+
+
+def test_submissions_never_graded_come_before_regrades(tmp_path):
+    reports = reports_dir(tmp_path, "numpy_cnn")
+    reports.mkdir(parents=True)
+    for student in ("amy", "cat"):
+        (reports / f"{student}.json").write_text("{}")
+    assert whole_class.fresh_first(tmp_path, "numpy_cnn", ["amy", "bo", "cat", "dee"]) == ["bo", "dee", "amy", "cat"]
+
+
+def test_a_machine_that_reaches_only_the_process_level_refuses_to_serve(monkeypatch):
+    monkeypatch.setattr(grading_worker, "available_isolation", lambda: ("process", "user namespaces disabled"))
+    with pytest.raises(grading_worker.WorkerRefused, match="reaches only process isolation"):
+        grading_worker.worker_command("tcp://127.0.0.1:8786", 1, None, REPO)
