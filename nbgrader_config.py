@@ -5,7 +5,9 @@ file, with the virtual environment active (nbgrader runs its `alembic` tool from
 the environment's bin folder): `source .venv/bin/activate`.  Regenerate the
 student release after editing solutions/ with
 
-    nbgrader generate_assignment numpy_cnn --force
+    python -m autograder generate numpy_cnn
+
+(nbgrader generate_assignment numpy_cnn --force, keeping the old release if it fails).
 
 It writes exercises/numpy_cnn/, which is committed (tests/test_exercises.py
 fails while it is stale), and records the assignment's cells in gradebook.db,

@@ -3,6 +3,7 @@
     python -m autograder grade ASSIGNMENT [--workers N] [--student ID ...] [--isolation LEVEL]
     python -m autograder grade ASSIGNMENT --cluster local:N | --scheduler ADDRESS [--tls FOLDER]
     python -m autograder worker SCHEDULER_ADDRESS [--nworkers N] [--tls FOLDER]
+    python -m autograder generate ASSIGNMENT
     python -m autograder grades ASSIGNMENT
     python -m autograder intake ASSIGNMENT DOWNLOAD --lms canvas|blackboard|moodle --timezone ZONE [--update]
     python -m autograder isolation
@@ -24,6 +25,8 @@ every ``submitted/*/ASSIGNMENT/`` (or only the named students) and writes:
   instructor's record (flags, the student's printed output, grader errors).
 
 ``submitted/`` is only read.  Re-running gives the same gradebook.
+``generate`` regenerates the release from ``solutions/`` with nbgrader, keeping the
+old release when that fails (:mod:`autograder.nbgrader_io.regenerate`).
 ``intake`` collects an LMS's bulk download into ``submitted/``
 (:mod:`autograder.nbgrader_io.lms_intake`), one line per student.
 ``check`` says, one line per check, whether this machine is ready to grade.
@@ -42,6 +45,7 @@ from .grading_worker import WorkerRefused
 from .isolation.sandbox import ISOLATION_LEVELS
 from .isolation.student import TimeLimits
 from .nbgrader_io.gradebook import CourseError, assignment_dir, course_directory
+from .nbgrader_io.regenerate import regenerate_release
 from .nbgrader_io.lms_intake import LAYOUTS, IntakeError, intake, report_line
 from .nbgrader_io.release import ReleaseError
 from .whole_class import PreflightFailed, choose_isolation, grade_class, write_class_grades
@@ -61,6 +65,9 @@ def main(argv=None):
     grade.add_argument("--call-timeout", type=float, default=TimeLimits.call_s,
                        help=f"seconds one call of a student function may take (default {TimeLimits.call_s:g})")
     _add_cluster_options(grade)
+    generate = commands.add_parser("generate", help="nbgrader generate_assignment --force, keeping the old "
+                                   "release if it fails")
+    generate.add_argument("assignment")
     grades = commands.add_parser("grades", help="write grades.csv again from the gradebook (after manual grading)")
     grades.add_argument("assignment")
     _add_intake_command(commands)
@@ -88,6 +95,9 @@ def _run(args):
     if args.command == "grade":
         return grade_class(Path.cwd(), args.assignment, args.student, args.isolation,
                            TimeLimits(call_s=args.call_timeout), args.workers, _cluster_spec(args))
+    if args.command == "generate":
+        print(f"wrote {regenerate_release(course_directory(Path.cwd())[0], args.assignment)}")
+        return 0
     if args.command == "grades":
         print(f"wrote {write_class_grades(Path.cwd(), args.assignment)}")
         return 0

@@ -114,3 +114,26 @@ def test_degraded_level_still_gives_honest_scores_and_says_it_is_degraded(course
     assert rows["mallory"] == {**POINTS, "conv_forward_naive": 1, "conv_backward_naive": 0,
                                "max_pool_forward_naive": 0, "max_pool_backward_naive": 0,
                                "spatial_batchnorm_backward": 0, "three_layer_convnet": 0}
+
+
+@pytest.mark.slow
+@needs_release
+def test_a_failed_regeneration_keeps_the_release_and_prints_nbgraders_error(course):
+    from test_autograder_grading import tree_digest
+    before = tree_digest(course / "exercises")
+    (course / "solutions" / ASSIGNMENT / "convnet.ipynb").write_text("{ not a notebook", encoding="utf-8")
+    done = run_grader(course, "generate", ASSIGNMENT)
+    assert done.returncode == 2 and "nbgrader generate_assignment numpy_cnn failed" in done.stderr
+    assert tree_digest(course / "exercises") == before
+    assert not list(course.glob(".autograder-generate-*"))
+
+
+@pytest.mark.slow
+@needs_release
+def test_a_regeneration_replaces_the_release_with_what_nbgrader_generates(course):
+    (course / "exercises" / ASSIGNMENT / "convnet.ipynb").write_text("stale", encoding="utf-8")
+    done = run_grader(course, "generate", ASSIGNMENT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cells.read_notebook(course / "exercises" / ASSIGNMENT / "convnet.ipynb").cells
+    assert sorted(p.name for p in (course / "exercises" / ASSIGNMENT).iterdir()) == sorted(
+        p.name for p in (REPO / "exercises" / ASSIGNMENT).iterdir())

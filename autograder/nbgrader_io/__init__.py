@@ -5,7 +5,14 @@
 * ``submission.py``: one pass over a student's folder into what each part's sandbox loads,
   with tampering evidence;
 * ``autograded.py``: the autograded notebook formgrader and the feedback show;
-* ``gradebook.py``: nbgrader's course directory and the trusted scores in ``gradebook.db``.
+* ``gradebook.py``: nbgrader's course directory and the trusted scores in ``gradebook.db``,
+  and the totals read back from it (``grades.csv``, the feedback's total);
+* ``regenerate.py``: regenerating the release without losing the old one on failure;
+* ``lms_intake.py``: an LMS's bulk download into ``submitted/``, every notebook accounted for;
+* hooks that ``nbgrader_config.py`` installs into nbgrader itself: ``feedback_page.py``
+  (``generate_feedback``: the whole trusted feedback on every page), ``feedback_release.py``
+  (``release_feedback`` for hub and LMS students) and ``plain_autograde.py`` (``nbgrader autograde``
+  refused where it would replace trusted grades).
 
 Imports: nbgrader and nbformat, ``autograder.checks`` (parts, results, feedback text) and
 ``autograder.isolation`` (what a sandbox loads); never the orchestration.
