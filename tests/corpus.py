@@ -662,3 +662,24 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     return np.ones(7_500_000), None
 '''),
 }
+
+
+# ---------------------------------------------------------------------------
+# Hostile LMS downloads (python -m autograder intake)
+# ---------------------------------------------------------------------------
+# Each maps a file name of the bulk download to what it holds: NOTEBOOK (a solved release
+# notebook, filled in by the test) or raw bytes; a dict is a student's own zip of such entries.
+NOTEBOOK = object()
+HOSTILE_LMS = {
+    # A Blackboard "username" that is a path: its folder would land outside submitted/.
+    "student_id_is_a_path": ("blackboard", {
+        "numpy_cnn_.._attempt_2026-11-30-14-05-33_convolution.ipynb": NOTEBOOK,
+        "numpy_cnn_alice_attempt_2026-11-30-14-05-33_convolution.ipynb": NOTEBOOK}),
+    # Entries of a student's zip whose names climb out of any folder they were unpacked into.
+    "zip_entries_climb_out": ("canvas", {
+        "smithalice_101_9001_numpy_cnn.zip": {"../../../escaped/convolution.ipynb": NOTEBOOK,
+                                              "/absolute/max_pooling.ipynb": NOTEBOOK}}),
+    # A zip in a zip in a zip: opened two levels deep, no further.
+    "zips_all_the_way_down": ("canvas", {
+        "smithalice_101_9001_outer.zip": {"middle.zip": {"inner.zip": {"convolution.ipynb": NOTEBOOK}}}}),
+}

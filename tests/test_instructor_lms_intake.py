@@ -202,3 +202,70 @@ def test_what_the_intake_collected_is_graded_and_the_missing_notebooks_are_named
     assert (totals["101"], totals["102"], totals["103"]) == ("80", "80", "45")
     feedback = (course / "autograded" / "103" / ASSIGNMENT / "autograder_feedback.txt").read_text()
     assert f"{RELEASE[2]}.ipynb: not submitted" in feedback and f"{RELEASE[3]}.ipynb: not submitted" in feedback
+
+
+def hostile_zip(entries):
+    """A zip of ``entries`` from ``corpus.HOSTILE_LMS``: NOTEBOOK becomes a solved notebook, a dict a zip."""
+    built = {}
+    for path, value in entries.items():
+        if value is corpus.NOTEBOOK:
+            value = notebook_bytes(notebook_name(path), SOLVED)
+        elif isinstance(value, dict):
+            value = hostile_zip(value)
+        built[path] = value
+    return zip_bytes(built)
+
+
+def notebook_name(path):
+    return next((name for name in RELEASE if path.endswith(f"{name}.ipynb")), RELEASE[0])
+
+
+def test_a_student_id_that_is_a_path_is_left_out_by_name_and_writes_nothing_outside(course, tmp_path):
+    lms, entries = corpus.HOSTILE_LMS["student_id_is_a_path"]
+    download = tmp_path / "bb.zip"
+    download.write_bytes(hostile_zip(entries))
+    done = run_intake(course, download, lms)
+    assert "(no student)" in done.stdout and "numpy_cnn_.._attempt_" in report_for(done, "(no student)")
+    assert sorted(p.name for p in course.iterdir()) == sorted(["autograder", "exercises", "solutions",
+                                                               "nbgrader_config.py", "submitted"])
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["alice"]
+
+
+def test_zip_entries_that_climb_out_are_read_by_name_and_never_unpacked(course, tmp_path):
+    lms, entries = corpus.HOSTILE_LMS["zip_entries_climb_out"]
+    download = tmp_path / "download" / "canvas.zip"
+    download.parent.mkdir()
+    download.write_bytes(hostile_zip(entries))
+    run_intake(course, download, lms)
+    assert sorted(submitted(course, "101")) == ["convolution.ipynb", "max_pooling.ipynb", "timestamp.txt"]
+    assert not any(p.name == "escaped" for p in tmp_path.rglob("*")) and not Path("/absolute").exists()
+
+
+def test_zips_are_opened_two_levels_deep_and_a_deeper_one_is_named(course, tmp_path):
+    lms, entries = corpus.HOSTILE_LMS["zips_all_the_way_down"]
+    download = tmp_path / "canvas.zip"
+    download.write_bytes(hostile_zip(entries))
+    done = run_intake(course, download, lms)
+    assert "outer.zip/middle.zip/inner.zip (not a notebook)" in report_for(done, "101")
+    assert "nothing written" in report_for(done, "101") and done.returncode == 1
+
+
+def test_a_huge_upload_is_left_out_with_its_size_not_read(course, tmp_path):
+    from autograder.nbgrader_io.lms_intake import MAX_UPLOAD_BYTES
+    download = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(download, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("smithalice_101_9001_convolution.ipynb", b"0" * (MAX_UPLOAD_BYTES + 1))
+        archive.writestr("smithalice_101_9001_max_pooling.ipynb", notebook_bytes("max_pooling", SOLVED))
+    done = run_intake(course, download, "canvas")
+    assert "convolution.ipynb (empty, or over 200 MiB)" in report_for(done, "101")
+    assert sorted(submitted(course, "101")) == ["max_pooling.ipynb", "timestamp.txt"]
+
+
+def test_a_link_in_an_unpacked_download_is_never_followed(course, tmp_path):
+    folder = tmp_path / "unpacked"
+    folder.mkdir()
+    (folder / "smithalice_101_9001_convolution.ipynb").symlink_to("/etc/passwd")
+    (folder / "smithalice_101_9001_max_pooling.ipynb").write_bytes(notebook_bytes("max_pooling", SOLVED))
+    done = run_intake(course, folder, "canvas")
+    assert sorted(submitted(course, "101")) == ["max_pooling.ipynb", "timestamp.txt"]
+    assert "MISSING " in report_for(done, "101") and "convolution.ipynb" in report_for(done, "101")

@@ -46,6 +46,8 @@ from .cells import MAX_NOTEBOOK_BYTES
 # A student's upload is a few notebooks; a file this large is refused rather than read into memory.
 MAX_UPLOAD_BYTES = 4 * MAX_NOTEBOOK_BYTES
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"      # what nbgrader itself writes in timestamp.txt
+# A student id becomes a folder name under submitted/: never "..", a slash or anything a shell would mangle.
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 
 LAYOUTS = {
     "canvas": re.compile(r"(?P<name>[^_/]+)_(?:LATE_)?(?P<student>\d+)_\d+_(?P<file>[^/]+)"),
@@ -149,7 +151,8 @@ def _by_student(files, layout):
     students = {}
     for stored in files:
         match = layout.fullmatch(stored.path)
-        students.setdefault(match.group("student") if match else "", []).append(stored)
+        student = match.group("student") if match else ""
+        students.setdefault(student if STUDENT_ID.fullmatch(student) else "", []).append(stored)
     if "" in students and len(students) == 1:
         raise IntakeError("no file of the download is named the way this LMS names submissions; "
                           f"check --lms (first file: {files[0].path if files else 'none'})")
@@ -160,7 +163,8 @@ def _latest_attempt(student, files, layout, zone):
     """The student's files of the latest attempt (Blackboard keeps every attempt), and its time."""
     result = StudentIntake(student or "(no student)")
     if not student:
-        result.left_out = [f"{f.path} (not named like a submission of this LMS)" for f in files]
+        result.left_out = [f"{f.path} (not named like a submission of this LMS, or no usable student id)"
+                           for f in files]
         return result, []
     attempts = {}
     for stored in files:
