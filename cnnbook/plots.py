@@ -81,6 +81,30 @@ def plot_final(results, metric="val_acc", ax=None, title=None):
     return fig
 
 
+def plot_recorded_and_live(recorded, live, metric_label, ax=None):
+    """One row per label: the recorded run's per-seed values (filled dots, median as a bar)
+    next to the page's live run (open circles), so the two are never mistaken for each other.
+    ``recorded`` and ``live`` map labels to sequences of per-seed values."""
+    labels = list(recorded)
+    fig, ax = _figure(ax, figsize=(6.4, 0.5 + 0.55 * len(labels)))
+    for row, label in enumerate(labels):
+        values = np.asarray(recorded[label], dtype=float)
+        ax.plot(values, np.full(len(values), row + 0.12), "o", color="C0", ms=5,
+                label="recorded run" if row == 0 else None)
+        ax.plot([np.median(values)] * 2, [row - 0.05, row + 0.29], color="C0", lw=2)
+        if label in live:
+            mine = np.asarray(live[label], dtype=float)
+            ax.plot(mine, np.full(len(mine), row - 0.18), "o", mfc="none", color="C1", ms=5,
+                    label="this page's run" if row == 0 else None)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric_label)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
 def to_image_array(image):
     """One (C, H, W) image -> an array imshow understands: (H, W) for one
     channel, (H, W, 3) otherwise; floats are rescaled to 0..1 for display."""

@@ -45,19 +45,24 @@ def binomial_interval(successes, n, z=1.96):
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def median_text(values, percent=True):
+    """"median 91.2 % (range 90.1-92.0 %)" of per-run values (``percent=False``: plain
+    numbers with two decimals)."""
+    median, low, high = median_and_range(values)
+    scale, unit, digits = (100, " %", 1) if percent else (1, "", 2)
+    return (f"median {median * scale:.{digits}f}{unit} "
+            f"(range {low * scale:.{digits}f}-{high * scale:.{digits}f}{unit})")
+
+
 def describe_runs(values, threshold=None, percent=True):
-    """Text such as "median 91.2 % (range 90.1-92.0 %) over 5 runs; 1 of 6 runs failed"
-    (``percent=False``: plain numbers with two decimals)."""
+    """Text such as "median 91.2 % (range 90.1-92.0 %) over 5 runs; 1 of 6 runs failed":
+    :func:`median_text` of the runs at or above ``threshold``, then the failures."""
     kept, failed = split_failures(values, threshold) if threshold is not None else (
         np.asarray(values, dtype=float), 0)
     total = len(kept) + failed
     if len(kept) == 0:
         return f"all {total} runs failed"
-    median, low, high = median_and_range(kept)
-    scale, unit, digits = (100, " %", 1) if percent else (1, "", 2)
-    text = (f"median {median * scale:.{digits}f}{unit} "
-            f"(range {low * scale:.{digits}f}-{high * scale:.{digits}f}{unit})"
-            f" over {len(kept)} run{'s' if len(kept) != 1 else ''}")
+    text = f"{median_text(kept, percent)} over {len(kept)} run{'s' if len(kept) != 1 else ''}"
     if failed:
         text += f"; {failed} of {total} runs failed"
     return text

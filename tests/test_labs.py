@@ -155,3 +155,15 @@ def test_binder_environment_has_every_runtime_requirement():
     assert runtime <= names(REPO / "binder" / "requirements.txt")
     post_build = REPO / "binder" / "postBuild"
     assert post_build.stat().st_mode & 0o111 and "pip install --no-cache-dir --no-deps -e ." in post_build.read_text()
+
+
+def test_recorded_and_live_runs_are_drawn_apart_one_row_per_label():
+    fig = plots.plot_recorded_and_live({"a": [0.9, 0.92], "b": [0.8, 0.85, 0.82]},
+                                       {"a": [0.7], "b": [0.6, 0.65]}, "accuracy")
+    ax = fig.axes[0]
+    filled = [line for line in ax.lines if line.get_marker() == "o" and line.get_mfc() != "none"]
+    hollow = [line for line in ax.lines if line.get_marker() == "o" and line.get_mfc() == "none"]
+    assert [list(line.get_xdata()) for line in filled] == [[0.9, 0.92], [0.8, 0.85, 0.82]]
+    assert [list(line.get_xdata()) for line in hollow] == [[0.7], [0.6, 0.65]]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"recorded run", "this page's run"}
