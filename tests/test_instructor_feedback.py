@@ -88,3 +88,40 @@ def test_autograde_runs_as_usual_where_the_trusted_grader_did_not_grade(tmp_path
     (records / "bob.json").write_text("{}")
     assert TrustedGraderOnly(parent=converter(tmp_path, student="alice")).file_extension == ".ipynb"
     assert TrustedGraderOnly(parent=converter(tmp_path, assignment="homework2")).file_extension == ".ipynb"
+
+
+def test_a_page_escapes_what_student_code_wrote_and_wraps_a_600_character_line(tmp_path, monkeypatch):
+    import nbformat
+    from autograder.nbgrader_io import feedback_page
+    hostile = "<script>alert('x')</script>" + "y" * 600
+    (tmp_path / "autograder_feedback.txt").write_text(f"Total: 0 / 80 points\n  [FAIL] out: {hostile}\n")
+    monkeypatch.setattr(feedback_page.gradebook, "submission_totals", lambda *args: totals(final=0.0, autograded=0.0))
+    monkeypatch.chdir(tmp_path)
+    resources = {"nbgrader": {"db_url": "sqlite:///unused", "assignment": "numpy_cnn", "student": "mallory",
+                              "notebook": "convolution"}, "metadata": {"path": str(tmp_path)}}
+    page, resources = feedback_page.SubmissionFeedback().preprocess(nbformat.v4.new_notebook(), resources)
+    top = page.cells[0].source
+    assert "<script>" not in top and "&lt;script&gt;" in top and "y" * 600 in top
+    assert feedback_page.WRAP_CSS in resources["inlining"]["css"]
+    written = (tmp_path / "feedback" / "mallory" / "numpy_cnn" / "autograder_feedback.txt").read_text()
+    assert hostile in written and written.startswith("Total: 0 / 80 points (autograded 0)")
+
+
+def test_an_unreadable_notebook_gets_a_stand_in_that_says_why_and_what_it_cost():
+    from autograder.checks.parts import assignment_parts
+    from autograder.checks.runner import CheckResult, PartResult
+    from autograder.nbgrader_io import autograded
+    from autograder.nbgrader_io.release import load_release
+    repo = Path(__file__).resolve().parents[1]
+    release = load_release(repo / "exercises" / "numpy_cnn", assignment_parts("numpy_cnn"))
+    home = release.notebooks["max_pooling"]
+    reason = "max_pooling.ipynb could not be read (not valid JSON) <b>"
+    results = {p.name: PartResult(p.name, release.points[p.name], [CheckResult("submission", "notebook submitted",
+                                                                                1.0, False, reason)])
+               for p in home.parts}
+    stand_in = autograded.build_missing(home, results)
+    assert "could not be read (not valid JSON) &lt;b&gt;" in stand_in.cells[0].source
+    assert "It cost 15 points" in stand_in.cells[0].source
+    values = [o["data"]["text/plain"] for c in stand_in.cells for o in c.get("outputs", [])
+              if o["output_type"] == "execute_result"]
+    assert values == ["0.0", "0.0"]
