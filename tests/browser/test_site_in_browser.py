@@ -59,6 +59,14 @@ BROKEN_IMAGES_JS = """() => [...document.images]
   .filter(img => !(img.complete && img.naturalWidth > 0))
   .map(img => img.currentSrc || img.src || img.outerHTML.slice(0, 120))"""
 
+# Figures drawn by the pages: every one needs a caption and an alt text that describes it
+# (not the generated file's path, which is what a figure without one gets).
+UNDESCRIBED_FIGURES_JS = """() => [...document.querySelectorAll('main .cell_output img')]
+  .filter(img => !img.getAttribute('src').startsWith('data:'))   // the slider's frames
+  .filter(img => !img.closest('figure') || !img.closest('figure').querySelector('figcaption')
+                 || !img.alt || /[/\\\\]|\\.(png|svg|jpe?g)$/i.test(img.alt))
+  .map(img => img.getAttribute('src'))"""
+
 EAGER_IMAGES_JS = "() => document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')"
 
 WIDGET_VIEWS_JS = """() => document.querySelectorAll(
@@ -144,6 +152,11 @@ def check_images(page) -> list[str]:
     return [f"image not loaded: {src}" for src in page.evaluate(BROKEN_IMAGES_JS)]
 
 
+def check_figures(page) -> list[str]:
+    return [f"figure without a caption or a describing alt text: {src}"
+            for src in page.evaluate(UNDESCRIBED_FIGURES_JS)]
+
+
 def check_widgets(page) -> list[str]:
     views = page.evaluate(WIDGET_VIEWS_JS)
     if not views:
@@ -191,6 +204,8 @@ def test_page_renders_offline(docname, browser, site_url, screenshot_dir, repo_r
                  for url in page.evaluate(FOREIGN_RESOURCES_JS)]
         found += check_math(page)
         found += check_images(page)
+        if docname.startswith(("book/chapters/", "book/labs/")):
+            found += check_figures(page)
         found += check_widgets(page)
         links = page.evaluate(HEADER_LINKS_JS)
         found += check_launch_buttons(links["launch"], docname, repo_root)
