@@ -40,17 +40,19 @@ if str(REPO_ROOT) not in _python_path:
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
-# The trusted grader's hooks into nbgrader itself; they live in autograder/, so the
-# repository root must be importable in nbgrader's own process too.
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-# `nbgrader autograde` (and formgrader's Autograde button) refuses to replace trusted grades.
-c.Autograde.exporter_class = "autograder.nbgrader_io.plain_autograde.TrustedGraderOnly"
-# Every feedback page carries the whole trusted feedback under the gradebook's total; long lines wrap.
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-    "autograder.nbgrader_io.feedback_page.SubmissionFeedback",
-]
-# release_feedback finds hub students' secrets in submitted/ and skips LMS students, saying so.
-c.ExchangeFactory.release_feedback = "autograder.nbgrader_io.feedback_release.ReleaseFeedbackToEveryRoute"
+# The trusted grader's hooks into nbgrader itself, when this course has the grader (a copy
+# of the config with solutions only, as a test of the release makes, is plain nbgrader).
+# They live in autograder/, so the course root must be importable in nbgrader's own process.
+if (REPO_ROOT / "autograder" / "__init__.py").is_file():
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    # `nbgrader autograde` (and formgrader's Autograde button) refuses to replace trusted grades.
+    c.Autograde.exporter_class = "autograder.nbgrader_io.plain_autograde.TrustedGraderOnly"
+    # Every feedback page carries the whole trusted feedback under the gradebook's total; long lines wrap.
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+        "autograder.nbgrader_io.feedback_page.SubmissionFeedback",
+    ]
+    # release_feedback finds hub students' secrets in submitted/ and skips LMS students, saying so.
+    c.ExchangeFactory.release_feedback = "autograder.nbgrader_io.feedback_release.ReleaseFeedbackToEveryRoute"
