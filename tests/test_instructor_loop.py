@@ -354,28 +354,46 @@ def wait_for_server(url, process, seconds=120):
     raise AssertionError(f"jupyter did not answer {url} within {seconds} s")
 
 
-def formgrader_rows(base, token, notebook):
-    """``{student: (row text, has a flag)}`` of formgrader's submissions table, as headless Chromium shows it."""
+def in_formgrader(base, token, notebook, student):
+    """Read formgrader's submissions table of ``notebook``, then press ``student``'s Autograde button.
+
+    ``({student: (row text, has a flag)}, text of the dialog the button opens)``, in headless Chromium.
+    """
     from playwright.sync_api import sync_playwright
     from browser.conftest import CHROMIUM, CHROMIUM_ARGS
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         page = chromium.new_page()
         page.goto(f"{base}/login?token={token}", timeout=90000)       # sets the cookie formgrader's API needs
-        page.goto(f"{base}/formgrader/gradebook/{ASSIGNMENT}/{notebook}", wait_until="networkidle", timeout=90000)
-        page.wait_for_selector("tbody tr td a", timeout=60000)
-        page.click("text=Show All Names")      # formgrader hides student ids behind "Submission #N" at first
-        rows = {}
-        for row in page.query_selector_all("tbody tr"):
-            cells_text = [cell.inner_text().strip() for cell in row.query_selector_all("td")]
-            rows[cells_text[1]] = (" | ".join(cells_text), bool(row.query_selector(".glyphicon-flag")))
+        rows = submissions_table(page, base, notebook)
         page.screenshot(path=str(REPO / "test-results" / f"formgrader-{notebook}.png"), full_page=True)
+        dialog = press_autograde(page, base, student)
         chromium.close()
+    return rows, dialog
+
+
+def submissions_table(page, base, notebook):
+    page.goto(f"{base}/formgrader/gradebook/{ASSIGNMENT}/{notebook}", wait_until="networkidle", timeout=90000)
+    page.wait_for_selector("tbody tr td a", timeout=60000)
+    page.click("text=Show All Names")      # formgrader hides student ids behind "Submission #N" at first
+    rows = {}
+    for row in page.query_selector_all("tbody tr"):
+        cells_text = [cell.inner_text().strip() for cell in row.query_selector_all("td")]
+        rows[cells_text[1]] = (" | ".join(cells_text), bool(row.query_selector(".glyphicon-flag")))
     return rows
 
 
-def test_formgrader_in_chromium_shows_the_trusted_scores_and_the_flag(loop):
-    """The guide's formgrader step, with a port and a token of the test's own, read in headless Chromium."""
+def press_autograde(page, base, student):
+    """The Autograde button of *Manage Submissions* (``nbgrader autograde --force`` for one student)."""
+    page.goto(f"{base}/formgrader/manage_submissions/{ASSIGNMENT}", wait_until="networkidle", timeout=90000)
+    page.wait_for_selector("tbody tr td a", timeout=60000)
+    page.locator("tbody tr", has_text=student).locator(".autograde a").click()
+    page.wait_for_selector("#error-modal, #success-modal", timeout=180000)
+    return page.inner_text(".modal")
+
+
+def test_formgrader_in_chromium_shows_the_trusted_scores_and_the_flag_and_its_autograde_button_refuses(loop):
+    """The guide's formgrader step, with a port and a token of the test's own, used in headless Chromium."""
     import signal
     (REPO / "test-results").mkdir(exist_ok=True)
     port, token = free_port(), "instructor-loop-token"
@@ -385,7 +403,8 @@ def test_formgrader_in_chromium_shows_the_trusted_scores_and_the_flag(loop):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", server)
-        rows = formgrader_rows(f"http://127.0.0.1:{port}", token, "convolution")
+        before = (gradebook_scores(loop), tree_digest(loop.course / "autograded"))
+        rows, dialog = in_formgrader(f"http://127.0.0.1:{port}", token, "convolution", "bob")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -395,6 +414,9 @@ def test_formgrader_in_chromium_shows_the_trusted_scores_and_the_flag(loop):
         text, flagged = rows[student]
         assert f"{score:g} / 25" in text, (student, text)
         assert flagged == (student == "bob"), (student, text)
+    assert "There was an error autograding 'numpy_cnn' for student 'bob'" in dialog
+    assert "Run, from the course root: python -m autograder grade numpy_cnn --student bob" in dialog
+    assert (gradebook_scores(loop), tree_digest(loop.course / "autograded")) == before
 
 
 def notebook_scores(loop):
