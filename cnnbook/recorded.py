@@ -22,7 +22,8 @@ the page fails to execute and so does the strict book build: a stale recording
 cannot be shown as if it were the page's result.
 
 On a CUDA machine, ``record --full`` runs the lab's own full mode instead (whole
-CIFAR-10 when it is available): that is the run to record there.
+CIFAR-10 when it is available, the lab's full epochs and width) with the same five
+seeds: that is the run to record there.
 """
 import argparse
 import datetime
@@ -206,6 +207,12 @@ def _with_overrides(notebook, overrides):
     return notebook
 
 
+def full_mode_overrides(lab):
+    """The lab's own full mode (the whole dataset, its full epochs and width), with the
+    recording budget's five seeds: the run to record on a CUDA machine."""
+    return {"quick": False, "seeds": RECORD_BUDGETS[lab]["seeds"], "progress": False}
+
+
 def record(lab, full=False, timeout_s=3600):
     """Execute ``lab`` at its recording budget and write ``recorded/<lab>.json``."""
     import nbformat
@@ -214,7 +221,7 @@ def record(lab, full=False, timeout_s=3600):
     path = LABS_DIR / f"{lab}.ipynb"
     if lab not in RECORD_BUDGETS or not path.exists():
         raise SystemExit(f"record: unknown lab {lab!r}; choose one of {sorted(RECORD_BUDGETS)}")
-    overrides = {"quick": False, "progress": False} if full else RECORD_BUDGETS[lab]
+    overrides = full_mode_overrides(lab) if full else RECORD_BUDGETS[lab]
     target = LABS_DIR / "recorded" / f"{lab}.json"
     target.parent.mkdir(exist_ok=True)
     os.environ.update({

@@ -115,3 +115,11 @@ def test_every_lab_has_a_recording_budget_that_names_its_own_parameters():
 def test_every_lab_has_a_recorded_run_made_with_its_current_code(lab):
     record = load(lab, recorded.LABS_DIR)
     assert record["lab"] == lab and len(record["provenance"]["seeds"]) >= 5
+
+
+def test_full_mode_recording_keeps_five_seeds_and_the_labs_own_budget():
+    for lab, budget in recorded.RECORD_BUDGETS.items():
+        overrides = recorded.full_mode_overrides(lab)
+        assert overrides == {"quick": False, "seeds": budget["seeds"], "progress": False}
+        seeds = budget["seeds"]["full"] if isinstance(budget["seeds"], dict) else budget["seeds"]
+        assert len(seeds) >= 5
