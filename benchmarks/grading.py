@@ -13,14 +13,26 @@ of tests/corpus.py, in turn), then times, on the same class:
   the sample and the class total extrapolated (pass --nbgrader-sample 50 to
   time it on the whole class).
 
-Usage:  .venv/bin/python benchmarks/grading.py [--size 50] [--nbgrader-sample 3] [--keep]
+With ``--distributed``, it times instead, on the same class, side by side:
+
+* the local pool with 2 workers (``--workers 2``);
+* a two-worker Dask cluster started for the run (``--cluster local:2``);
+* a plain ``dask scheduler`` with ``python -m autograder worker --nworkers 2``
+  started from a second copy of the course (``--scheduler tcp://127.0.0.1:PORT``);
+
+and the per-task overhead of the distributed path (what a task costs beyond its
+grading: scheduling, transfers, the worker's checks), as the client reports it.
+
+Usage:  .venv/bin/python benchmarks/grading.py [--size 50] [--nbgrader-sample 3] [--distributed] [--keep]
 The machine's load average is printed: on a shared machine, compare runs taken
 under similar load.
 """
 import argparse
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,12 +53,17 @@ TARGET_SINGLE_S = 20.0
 
 
 def timed(command, course):
+    return timed_run(command, course)[0]
+
+
+def timed_run(command, course):
+    """``(wall seconds, stdout)`` of ``command`` run in ``course``; exits on failure."""
     started = time.perf_counter()
     done = subprocess.run(command, cwd=course, env=corpus.grader_environment(course, "benchmark-secret"), capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    return seconds
+    return seconds, done.stdout
 
 
 def reset_grades(course):
@@ -70,9 +87,71 @@ def plain_nbgrader(course, students):
                      course) for student in students)
 
 
+def print_header():
+    print()
+    print(f"{'grader':<30} {'workers':>7} {'submissions':>11} {'wall s':>9} {'s/submission':>14} "
+          f"{'submissions/min':>16}", flush=True)
+
+
 def row(label, workers, graded, seconds, note=""):
     per = seconds / graded
     return f"{label:<30} {workers:>7} {graded:>11} {seconds:>9.1f} {per:>14.2f} {60 / per:>16.1f}  {note}"
+
+
+PREFLIGHT = re.compile(r"pre-flight: .*\(([0-9.]+) s\)")
+OVERHEAD = re.compile(r"per-task overhead of the cluster: ([0-9.]+) s median, ([0-9.]+) s at most")
+
+
+def dask_cluster(base, workers):
+    """A plain `dask scheduler` (empty folder, no course code) and `python -m autograder worker`
+    from a second copy of the course; ``(address, processes)``, once the workers have joined."""
+    from distributed import Client
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (base / "scheduler").mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    scheduler = subprocess.Popen([str(Path(sys.executable).parent / "dask"), "scheduler", "--host", "127.0.0.1",
+                                  "--port", str(port), "--no-dashboard"], cwd=base / "scheduler", env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    grading_copy = corpus.make_course(base / "grading_machine", REPO)
+    worker = subprocess.Popen([sys.executable, "-m", "autograder", "worker", f"tcp://127.0.0.1:{port}",
+                               "--nworkers", str(workers)], cwd=grading_copy,
+                              env=corpus.grader_environment(grading_copy, "no-secret-here"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with Client(f"tcp://127.0.0.1:{port}", timeout=30) as client:
+        client.wait_for_workers(workers, timeout=120)
+    return f"tcp://127.0.0.1:{port}", [worker, scheduler]
+
+
+def distributed_rows(course, students):
+    """Time the local pool and two Dask clusters, 2 workers each, on the same class; print the rows."""
+    base = Path(tempfile.mkdtemp(prefix="grading-benchmark-cluster-"))
+    address, processes = dask_cluster(base, 2)
+    try:
+        runs = {"local pool (--workers 2)": ["--workers", "2"], "Dask --cluster local:2": ["--cluster", "local:2"],
+                "dask scheduler + 2 workers": ["--scheduler", address]}
+        results = {}
+        for label, options in runs.items():
+            reset_grades(course)
+            trusted(course, 1, [students[0]])  # gradebook registration again, untimed
+            load = os.getloadavg()[0]
+            wall, out = timed_run([sys.executable, "-m", "autograder", "grade", ASSIGNMENT, *options], course)
+            preflight = float(PREFLIGHT.search(out).group(1)) if PREFLIGHT.search(out) else 0.0
+            seconds = wall - preflight
+            overhead = OVERHEAD.search(out)
+            note = f"load {load:.1f}; pre-flight {preflight:.1f} s not counted" + (
+                f"; per-task overhead {overhead.group(1)} s median, {overhead.group(2)} s max" if overhead else "")
+            results[label] = seconds
+            print(row(label, 2, len(students), seconds, note), flush=True)
+        pool = results["local pool (--workers 2)"]
+        for label in list(runs)[1:]:
+            print(f"{label}: throughput {pool / results[label]:.2f}x the local pool's (goal: at least 0.9x)")
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def main():
@@ -80,6 +159,8 @@ def main():
     parser.add_argument("--size", type=int, default=50, help="submissions in the synthetic class")
     parser.add_argument("--nbgrader-sample", type=int, default=3,
                         help="submissions timed with plain nbgrader autograde")
+    parser.add_argument("--distributed", action="store_true",
+                        help="time the local pool and two Dask clusters (2 workers each) instead")
     parser.add_argument("--keep", action="store_true", help="keep the temporary course and print its path")
     args = parser.parse_args()
 
@@ -92,6 +173,11 @@ def main():
               + (f" ({reason})" if reason else ""))
         print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
+        if args.distributed:
+            print_header()
+            distributed_rows(course, students)
+            print(f"load average at end: {os.getloadavg()[0]:.1f}")
+            return
         # Registers the assignment in the gradebook once, so no timing below includes it.
         trusted(course, 1, [students[0]])
         single = trusted(course, 1, [students[0]])
@@ -100,9 +186,7 @@ def main():
         print(f"one reference-quality submission alone (1 worker, start-up included): {single:.1f} s wall; "
               f"grading inside the worker {report['seconds']:.1f} s; target <= {TARGET_SINGLE_S:.0f} s: "
               f"{'met' if single <= TARGET_SINGLE_S else 'NOT met'}")
-        print()
-        print(f"{'grader':<30} {'workers':>7} {'submissions':>11} {'wall s':>9} {'s/submission':>14} "
-              f"{'submissions/min':>16}", flush=True)
+        print_header()
         times = {}
         for workers in (1, 2):
             reset_grades(course)
