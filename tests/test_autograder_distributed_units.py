@@ -181,3 +181,13 @@ def test_a_machine_that_reaches_only_the_process_level_refuses_to_serve(monkeypa
     monkeypatch.setattr(grading_worker, "available_isolation", lambda: ("process", "user namespaces disabled"))
     with pytest.raises(grading_worker.WorkerRefused, match="reaches only process isolation"):
         grading_worker.worker_command("tcp://127.0.0.1:8786", 1, None, REPO)
+
+
+def test_what_a_job_carries_to_a_worker_holds_the_submission_key_never_the_term_secret(monkeypatch, tmp_path):
+    monkeypatch.setattr(whole_class, "course_secret", lambda: b"term-secret-5e1c")
+    monkeypatch.setattr(whole_class, "release_files", lambda folder: {"convolution": b"{}"})
+    monkeypatch.setattr(whole_class, "submitted_files", lambda folder, names: SubmittedFolder("alice", {}))
+    monkeypatch.setattr(whole_class.gradebook, "assignment_dir", lambda *args: tmp_path)
+    [job] = whole_class._jobs(None, "numpy_cnn", ["alice"], tmp_path, "namespaces", TimeLimits())
+    wire = pickle.dumps(cluster._task(job_to_wire(job), "d" * 64))
+    assert b"term-secret-5e1c" not in wire and job.case_key.encode() in wire
