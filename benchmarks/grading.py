@@ -28,6 +28,7 @@ The machine's load average is printed: on a shared machine, compare runs taken
 under similar load.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -46,6 +47,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import corpus  # noqa: E402
 from autograder.isolation.sandbox import available_isolation  # noqa: E402
+from autograder.nbgrader_io import gradebook  # noqa: E402
 from autograder.one_submission import reports_dir  # noqa: E402
 
 ASSIGNMENT = "numpy_cnn"
@@ -82,7 +84,15 @@ def trusted(course, workers, students=()):
 
 
 def plain_nbgrader(course, students):
-    """Total wall time of `nbgrader autograde`, one student at a time (it takes one --student)."""
+    """Total wall time of `nbgrader autograde`, one student at a time (it takes one --student).
+
+    Plain autograde refuses a student the trusted grader has graded (it would replace the
+    trusted scores), so it runs on a fresh gradebook that only has the assignment registered.
+    """
+    reset_grades(course)
+    with contextlib.chdir(course):
+        coursedir, _config = gradebook.course_directory(course)
+        gradebook.ensure_assignment(coursedir, ASSIGNMENT, log=lambda _line: None)
     return sum(timed([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force", "--student", student],
                      course) for student in students)
 
