@@ -109,9 +109,10 @@ def test_degraded_level_still_gives_honest_scores_and_says_it_is_degraded(course
         fields = line.split(",")
         rows[fields[0]] = dict(zip(POINTS, map(float, fields[1:1 + len(POINTS)])))
     assert rows["alice"] == POINTS
-    # monkeypatched zeros keep "inputs unmodified" (1 of 10); the parts that need a hostile
-    # forward pass score with it; every part with an exit, a loop or a hoard scores 0.
-    assert rows["mallory"] == {**POINTS, "conv_forward_naive": 1, "conv_backward_naive": 0,
+    # monkeypatched zeros earn nothing, not even "inputs unmodified" (that needs right results on a
+    # second call); the parts that need a hostile forward pass score with it; every part with an
+    # exit, a loop or a hoard scores 0.
+    assert rows["mallory"] == {**POINTS, "conv_forward_naive": 0, "conv_backward_naive": 0,
                                "max_pool_forward_naive": 0, "max_pool_backward_naive": 0,
                                "spatial_batchnorm_backward": 0, "three_layer_convnet": 0}
 
