@@ -45,12 +45,12 @@ from .checks.parts import assignment_parts
 from .checks.runner import CheckResult, PartResult, run_checks
 from .isolation.student import SandboxStudent, TimeLimits
 from .nbgrader_io import autograded
+from .nbgrader_io.feedback_page import FEEDBACK_FILE
+from .nbgrader_io.plain_autograde import REPORTS_DIR
 from .nbgrader_io.release import load_release
 from .nbgrader_io.submission import SubmittedFolder, disagreement_flags, read_submission, read_submitted_folder
 
-FEEDBACK_FILE = "autograder_feedback.txt"
 TIMESTAMP_FILE = "timestamp.txt"
-REPORTS_DIR = ".autograder"       # under autograded/: instructor-only records, ignored by nbgrader's globs
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2      # from <fcntl.h> and <linux/fs.h>
 # The log holds the student's printed output; a class of thousands must not fill the client's disk.
 LOG_LIMIT = 1024 * 1024

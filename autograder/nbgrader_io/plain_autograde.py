@@ -17,8 +17,10 @@ from pathlib import Path
 from nbconvert.exporters import NotebookExporter
 from nbgrader.converters.base import NbGraderException
 
-# Where the trusted grader keeps its record of each graded student (one_submission.reports_dir).
-TRUSTED_RECORDS = ("autograded", ".autograder")
+# Under autograded/: the trusted grader's instructor-only record of each graded student
+# (one_submission.reports_dir); nbgrader's globs ignore a dot folder.
+REPORTS_DIR = ".autograder"
+TRUSTED_RECORDS = ("autograded", REPORTS_DIR)
 
 
 class TrustedGraderOnly(NotebookExporter):
