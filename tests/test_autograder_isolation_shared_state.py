@@ -222,6 +222,32 @@ def test_a_sandbox_dies_with_its_grader_killed_by_sigkill(level):
             os.kill(pid, signal.SIGKILL)
 
 
+@needs_namespaces
+def test_keys_stored_in_a_sandbox_are_gone_after_its_grader_is_killed_by_sigkill(started, monkeypatch):
+    # The sandbox's first process empties its user id's keyrings when the grader's end of the
+    # control pipe closes, and a killed grader's end closes too.
+    cell = corpus.SHARED_STATE_ATTACKS["keyring"] + "\ndef spin():\n    while True:\n        pass\n"
+    then = ("print('uid', sandbox._uid, flush=True)\nprint(call(sandbox, 'plant')[1], flush=True)\n"
+            "call(sandbox, 'spin', timeout=600)")
+    grader = grader_process("namespaces", cell, then)
+    try:
+        unshare = int(grader.stdout.readline().split()[1])
+        assert "'ok': True" in grader.stdout.readline()
+        uid = int(grader.stdout.readline().split()[1])
+        planted = eval(grader.stdout.readline())
+        assert all(serial > 0 for serial in planted), "the attack should store its keys"
+        os.kill(grader.pid, signal.SIGKILL)
+        grader.wait()
+        assert wait_for(lambda: not Path(f"/proc/{unshare}").exists())
+        left = stored_key_bytes(uid)
+    finally:
+        grader.kill()
+    # What the kernel keeps for a user id after a sandbox that stored nothing, closed as usual.
+    monkeypatch.setattr(claims, "_candidate_uids", lambda: [uid])
+    started("namespaces").close()
+    assert left == stored_key_bytes(uid)
+
+
 def sleepers():
     found = []
     for entry in Path("/proc").iterdir():

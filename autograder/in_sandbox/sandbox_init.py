@@ -23,18 +23,22 @@ It then
    namespace, drops every capability), joins a session keyring of its own with
    its user's keyrings emptied, takes the resource limits and ``no_new_privs``,
    and executes ``python -I -B /grader/worker.py``;
-5. waits.  When the worker exits, this process exits, and the kernel kills
-   every process left in the namespace: nothing the student started survives.
+5. waits until the worker exits or the grader lets go of the sandbox (it closes
+   its end of the control pipe, or dies, which closes it too); then kills every
+   process left in the namespace and empties the keyrings of the sandbox's user
+   id, so that nothing the student started or stored survives, and exits.
 
-If the grader dies (its parent-death signal ends ``unshare``) or kills the
-sandbox, ``--kill-child`` kills this process, with the same effect.  This file is trusted code; no student code ever runs in
-this process.
+If ``unshare`` itself is killed (the grader's last resort), ``--kill-child`` kills
+this process and the kernel everything in the namespace.  This file is trusted
+code; no student code ever runs in this process.
 """
 import ctypes
 import json
 import os
 import resource
+import select
 import shutil
+import signal
 import socket
 import sys
 
@@ -50,7 +54,6 @@ PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_SECUREBITS = 28
 PR_SET_NO_NEW_PRIVS = 38
-SIGKILL = 9
 # keyctl(2): a new anonymous session keyring, and emptying one.
 KEYCTL_JOIN_SESSION_KEYRING = 1
 KEYCTL_CLEAR = 7
@@ -231,23 +234,74 @@ def become_worker(config):
     os.execve(python, [python, "-I", "-B", "/grader/worker.py"], config["env"])
 
 
-def wait_for(worker_pid):
-    """Reap every child; return the worker's exit status once it is gone."""
+def serve(worker_pid, control_fd):
+    """Reap every child until the worker exits or the grader lets go; the worker's exit status.
+
+    The grader holds the only write end of the control pipe: it closes it to end the sandbox,
+    and the kernel closes it when the grader dies, even by SIGKILL.  Either way the pipe
+    reads end-of-file here, however busy the worker is.
+    """
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda number, frame: None)
+    while True:
+        code = _reap(worker_pid)
+        if code is not None:
+            return code
+        ready, _, _ = select.select([wake_read, control_fd], [], [])
+        if control_fd in ready:
+            return 0
+        os.read(wake_read, 4096)
+
+
+def _reap(worker_pid):
+    """Collect the children that have exited (orphans of the worker come to this process too)."""
     while True:
         try:
-            pid, status = os.wait()
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return 1
+        if pid == 0:
+            return None
         if pid == worker_pid:
             return os.waitstatus_to_exitcode(status)
 
 
+def end_sandbox(config):
+    """Kill everything left in the namespace, then empty the keyrings of its user id.
+
+    Keys outlive the processes that stored them (they belong to the user id, not to a
+    namespace), so this runs on every way a sandbox ends, the grader's death included.
+    """
+    try:
+        os.kill(-1, signal.SIGKILL)         # every process of this PID namespace but this one
+    except ProcessLookupError:
+        pass
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
+    if config["uid"] is not None:
+        cleaner = os.fork()
+        if cleaner == 0:
+            code = 1
+            try:
+                os.setgroups([])
+                os.setresgid(config["gid"], config["gid"], config["gid"])
+                os.setresuid(config["uid"], config["uid"], config["uid"])
+                fresh_keyrings()
+                code = 0
+            finally:
+                os._exit(code)
+        os.waitpid(cleaner, 0)
+
+
 def main():
-    if sys.argv[1:] == ["--clear-keyrings"]:
-        # Run by the grader as a finished sandbox's user id: nothing it stored stays behind.
-        fresh_keyrings()
-        return
     config = json.loads(sys.argv[1])
+    control_fd = config["control_fd"]
+    os.set_inheritable(control_fd, False)
     try:
         socket.sethostname("sandbox")
         build_root(config)
@@ -266,7 +320,8 @@ def main():
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    code = wait_for(worker_pid)
+    code = serve(worker_pid, control_fd)
+    end_sandbox(config)
     os._exit(code if code >= 0 else 128 - code)
 
 

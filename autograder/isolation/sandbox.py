@@ -26,9 +26,11 @@ automatically (``--isolation`` overrides):
     call ``setsid``; the grader says so loudly whenever it uses this level.
 
 At every level the sandbox runs in a session of its own (a ``kill(0, ...)`` inside
-never reaches the grader) and dies with the grader (``PR_SET_PDEATHSIG``), and the
-grader enforces a wall-clock limit on every request and kills the sandbox when it
-is exceeded.
+never reaches the grader) and dies with the grader: at the namespace levels its
+first process ends it when the grader's end of a control pipe closes (the grader
+closing it, or dying), at the process level a parent-death signal kills the
+worker.  The grader enforces a wall-clock limit on every request and kills the
+sandbox when it is exceeded.
 """
 import ctypes
 import io
@@ -45,8 +47,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 
 from ..in_sandbox import wire
-from ..in_sandbox.sandbox_init import (PR_SET_PDEATHSIG, WORKER_FILES, fresh_keyrings, set_limits,
-                                        write_package_view)
+from ..in_sandbox.sandbox_init import PR_SET_PDEATHSIG, WORKER_FILES, set_limits, write_package_view
 from .claims import ClaimError, claim_scratch, claim_uid
 from .course_package import PackageError, package_view
 
@@ -58,6 +59,8 @@ SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", 
 # sandbox, so that RLIMIT_NPROC (counted per user) limits exactly one sandbox and nothing kept
 # per user (keyrings, processes) is shared.
 LOG_LIMIT = 64 * 1024
+# How long a sandbox's first process may take to clean up after the grader lets go of it.
+END_S = 10
 
 
 @dataclass(frozen=True)
@@ -165,34 +168,13 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def die_with_grader(parent_pid):
-    """In the sandbox's first process, between fork and exec: SIGKILL it when the grader dies.
+    """Process level, in the worker between fork and exec: SIGKILL it when the grader dies.
 
-    ``unshare --kill-child`` passes that on to the sandbox's process 1, whose death ends the
-    PID namespace.  The signal follows the grader's thread that forked, hence the rule in
+    The signal follows the grader's thread that forked, hence the rule in
     :meth:`Sandbox.start`.  A grader that died before the ``prctl`` is caught by ``getppid``.
     """
     if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent_pid:
         os._exit(1)
-
-
-def clear_keyrings(uid):
-    """Empty the kernel keyrings of a finished sandbox's user id, which outlive its processes.
-
-    A forked child of the grader takes that user id for the job (the Python of the grader
-    may not be executable by it outside the sandbox).
-    """
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            fresh_keyrings()
-            code = 0
-        finally:
-            os._exit(code)
-    os.waitpid(pid, 0)
 
 
 def minimal_env(tmp="/tmp"):
@@ -222,6 +204,7 @@ class Sandbox:
         self.process = None
         self._scratch = None
         self._uid = None              # the claimed user id (namespaces level)
+        self._control = None          # our end of the control pipe (namespace levels): closing it ends the sandbox
         self._claims = []
         self._log = bytearray()
         self._log_thread = None
@@ -229,8 +212,9 @@ class Sandbox:
     # -- life cycle ---------------------------------------------------------
 
     def start(self, timeout=30):
-        """Start the worker.  Call :meth:`close` from the thread that started it: the sandbox
-        is killed when that thread ends (``PR_SET_PDEATHSIG`` follows the forking thread)."""
+        """Start the worker.  At the process level, call :meth:`close` from the thread that started
+        it: the worker is killed when that thread ends (``PR_SET_PDEATHSIG`` follows the forking
+        thread)."""
         if self.isolation == "userns" and os.geteuid() == 0:
             raise SandboxError(USERNS_AS_ROOT)
         try:
@@ -249,6 +233,9 @@ class Sandbox:
         except (OSError, subprocess.SubprocessError) as error:
             self.close()
             raise SandboxError(f"could not start the sandbox: {error}") from None
+        finally:
+            for fd in options.get("pass_fds", ()):
+                os.close(fd)
         self._log_thread = threading.Thread(target=self._drain_log, daemon=True)
         self._log_thread.start()
         try:
@@ -269,14 +256,18 @@ class Sandbox:
     def _namespace_command(self):
         os.chmod(self._scratch, 0o700)
         userns = self.isolation == "userns"
-        config = {"root": self._scratch, "expose": exposed_paths(self.course_root),
-                  "python": sys.executable, "uid": self._uid, "gid": self._uid, "userns": userns,
-                  "env": minimal_env(), "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits),
-                  "package": self._package()}
+        expose, package = exposed_paths(self.course_root), self._package()
+        # Our end is inherited by nothing else the grader starts: the sandbox's first process
+        # ends the sandbox when the pipe reads end-of-file.
+        control_read, self._control = os.pipe()
+        config = {"root": self._scratch, "expose": expose, "python": sys.executable,
+                  "uid": self._uid, "gid": self._uid, "userns": userns, "env": minimal_env(),
+                  "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits),
+                  "package": package, "control_fd": control_read}
         command = ["unshare", *(["--user", "--map-root-user"] if userns else []), *NAMESPACE_FLAGS, "--",
                    sys.executable, "-I", "-B", str(IN_SANDBOX / "sandbox_init.py"), json.dumps(config)]
-        parent = os.getpid()
-        return command, {"cwd": self._scratch, "preexec_fn": lambda: die_with_grader(parent)}
+        # No preexec_fn: the grader, numpy and torch loaded, starts it without copying its memory.
+        return command, {"cwd": self._scratch, "pass_fds": (control_read,)}
 
     def _process_command(self):
         for name in WORKER_FILES:
@@ -292,16 +283,13 @@ class Sandbox:
         return asdict(package_view(self.cnnbook_modules))
 
     def close(self):
-        """Kill the sandbox and everything in it; safe to call twice."""
+        """End the sandbox and everything in it; safe to call twice."""
         process, self.process = self.process, None
+        if self._control is not None:
+            os.close(self._control)
+            self._control = None
         if process is not None:
-            if self.isolation == "process":
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            process.kill()
-            process.wait()
+            self._end(process)
             for stream in (process.stdin, process.stdout):
                 try:
                     stream.close()
@@ -310,15 +298,30 @@ class Sandbox:
         if self._log_thread is not None:
             self._log_thread.join(timeout=5)
             self._log_thread = None
-        if self._uid is not None:
-            clear_keyrings(self._uid)
-            self._uid = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
         for claim in self._claims:
             claim.release()
         self._claims = []
+        self._uid = None
+
+    def _end(self, process):
+        if self.isolation != "process":
+            # The control pipe is closed: the first process kills everything inside, empties the
+            # user id's keyrings and exits.  Killing unshare is the last resort (no keyring cleanup).
+            try:
+                process.wait(timeout=END_S)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        else:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        process.kill()
+        process.wait()
 
     @property
     def alive(self):
