@@ -307,15 +307,16 @@ class Sandbox:
         self._uid = None
 
     def _end(self, process):
-        if self.isolation != "process":
+        if self.isolation != "process" and self._log_thread is not None:
             # The control pipe is closed: the first process kills everything inside, empties the
-            # user id's keyrings and exits.  Killing unshare is the last resort (no keyring cleanup).
-            try:
-                process.wait(timeout=END_S)
+            # user id's keyrings and exits, and so does unshare.  The log thread sees the end of
+            # the sandbox's stderr the moment the last of them is gone (no polling).  Killing
+            # unshare is the last resort (no keyring cleanup then).
+            self._log_thread.join(timeout=END_S)
+            if not self._log_thread.is_alive():
+                process.wait()
                 return
-            except subprocess.TimeoutExpired:
-                pass
-        else:
+        if self.isolation == "process":
             try:
                 os.killpg(process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
