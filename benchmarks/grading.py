@@ -23,7 +23,14 @@ With ``--distributed``, it times instead, on the same class, side by side:
 and the per-task overhead of the distributed path (what a task costs beyond its
 grading: scheduling, transfers, the worker's checks), as the client reports it.
 
-Usage:  .venv/bin/python benchmarks/grading.py [--size 50] [--nbgrader-sample 3] [--distributed] [--keep]
+With ``--against REV``, it grades the same class (one worker) with this tree's
+grader and with the grader of the git revision REV (checked out in a temporary
+worktree), in alternating rounds, and prints the mean grading time per
+submission inside the worker (each submission's ``seconds``) of both, and their
+ratio: a change to the grader may not make it more than 20% slower.
+
+Usage:  .venv/bin/python benchmarks/grading.py [--size 50] [--nbgrader-sample 3] [--distributed]
+        [--against REV [--rounds 3]] [--keep]
 The machine's load average is printed: on a shared machine, compare runs taken
 under similar load.
 """
@@ -164,6 +171,36 @@ def distributed_rows(course, students):
         shutil.rmtree(base, ignore_errors=True)
 
 
+def against(rev, size, rounds):
+    """Mean grading time per submission, this tree's grader and REV's, on one class; print the rows."""
+    base = Path(tempfile.mkdtemp(prefix="grading-benchmark-against-"))
+    baseline = base / "baseline-tree"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(baseline), rev], check=True,
+                   capture_output=True)
+    try:
+        courses = {}
+        for label, tree in (("this tree", REPO), (rev, baseline)):
+            courses[label] = corpus.make_course(base / f"course-{len(courses)}", tree)
+            students = corpus.synthetic_class(courses[label], size, REPO / "solutions" / ASSIGNMENT)
+        means = {label: [] for label in courses}
+        for index in range(rounds):
+            for label, course in courses.items():
+                reset_grades(course)
+                load = os.getloadavg()[0]
+                trusted(course, 1)
+                seconds = [json.loads((reports_dir(course, ASSIGNMENT) / f"{student}.json").read_text())["seconds"]
+                           for student in students]
+                means[label].append(sum(seconds) / len(seconds))
+                print(f"round {index + 1}, {label:<12} mean {means[label][-1]:.2f} s per submission "
+                      f"(min {min(seconds):.2f}, max {max(seconds):.2f}); load at start {load:.1f}", flush=True)
+        now, then = (sum(values) / len(values) for values in means.values())
+        print(f"\nper-submission grading time: this tree {now:.2f} s, {rev} {then:.2f} s; "
+              f"ratio {now / then:.2f} (limit 1.20)")
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(baseline)], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=50, help="submissions in the synthetic class")
@@ -171,8 +208,15 @@ def main():
                         help="submissions timed with plain nbgrader autograde")
     parser.add_argument("--distributed", action="store_true",
                         help="time the local pool and two Dask clusters (2 workers each) instead")
+    parser.add_argument("--against", metavar="REV", help="compare per-submission grading time with git revision REV")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds for --against")
     parser.add_argument("--keep", action="store_true", help="keep the temporary course and print its path")
     args = parser.parse_args()
+    if args.against:
+        print(f"class of {args.size} synthetic submissions, 1 worker; load average at start: "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        against(args.against, args.size, args.rounds)
+        return
 
     course = Path(tempfile.mkdtemp(prefix="grading-benchmark-"))
     try:
