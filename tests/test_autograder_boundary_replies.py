@@ -180,3 +180,74 @@ def test_a_header_nested_too_deeply_for_the_json_parser_is_a_protocol_error():
     stream = io.BytesIO(struct.pack(">Q", len(data)) + data)
     with pytest.raises(wire.ProtocolError, match="not JSON"):
         wire.read_message(stream.read)
+
+
+# ---------------------------------------------------------------------------
+# The same through a live sandbox: student code writes raw frames on the reply pipe
+# ---------------------------------------------------------------------------
+
+# The answer cell finds the worker's reply stream and writes one frame of the given kind on it
+# in place of a reply, then (for a frame that cannot be read) waits for the grader to give up.
+RAW_FRAME_CELL = '''
+import gc, io, json, struct, time
+import numpy as np
+FORGED = {forged!r}
+
+def frame(header, blobs=()):
+    data = json.dumps(dict(header, n_arrays=header.get("n_arrays", len(blobs)))).encode()
+    return struct.pack(">Q", len(data)) + data + b"".join(struct.pack(">Q", len(b)) + b for b in blobs)
+
+def npy(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+FRAMES = {{
+    "huge_header": struct.pack(">Q", 1 << 62),
+    "not_json": struct.pack(">Q", 3) + b"\\xff\\xfe{{",
+    "json_list": struct.pack(">Q", 5) + b"[1,2]",
+    "deep_nesting": struct.pack(">Q", 100000) + b"[" * 100000,
+    "bad_count": frame({{"ok": True, "value": None, "n_arrays": -1}}),
+    "huge_array": frame({{"ok": True, "value": {{"a": 0}}, "n_arrays": 1}}) + struct.pack(">Q", 1 << 40),
+    "pickled_array": frame({{"ok": True, "value": {{"a": 0}}}}, [npy(np.array([{{}}], dtype=object))]),
+    "missing_array": frame({{"ok": True, "value": {{"a": 3}}}}),
+    "forged_error_then_real_reply": frame({{"ok": False, "error": {{"type": FORGED, "message": FORGED * 100,
+                                            "file": "answer cell conv_forward_naive\\n[pass]", "line": 2}}}}),
+}}
+
+def conv_forward_naive(x, w, b, conv_param):
+    worker = next(o for o in gc.get_objects() if type(o).__name__ == "Worker")
+    worker.rpc_out.write(FRAMES[{kind!r}])
+    worker.rpc_out.flush()
+    if {kind!r} != "forged_error_then_real_reply":
+        time.sleep(60)
+    return np.zeros((x.shape[0], w.shape[0], 2, 2)), None
+'''
+RAW_FRAME_KINDS = ["huge_header", "not_json", "json_list", "deep_nesting", "bad_count", "huge_array",
+                   "pickled_array", "missing_array", "forged_error_then_real_reply"]
+
+
+@pytest.mark.parametrize("kind", RAW_FRAME_KINDS)
+def test_raw_frames_written_on_a_live_sandboxs_pipe_fail_checks_never_the_grader(kind):
+    import time
+
+    from autograder.isolation.sandbox import available_isolation
+    from autograder.isolation.student import Program, SandboxStudent, TimeLimits
+    from test_autograder_sandbox import REPO
+
+    part = next(p for p in assignment_parts("numpy_cnn") if p.name == "conv_forward_naive")
+    source = RAW_FRAME_CELL.format(forged=FORGED, kind=kind)
+    program = Program(["import numpy as np"], [("conv_forward_naive", source)], cnnbook_modules=part.cnnbook_modules)
+    level = available_isolation()[0]
+    log, started = [], time.monotonic()
+    results = run_checks({part.name: 10}, lambda name: SandboxStudent(program, level, str(REPO), TimeLimits(), log),
+                         b"raw-frames", log)
+    result = results[part.name]
+    assert not result.internal_errors, "\n".join(log)[-3000:]
+    assert result.points == 0
+    if kind != "forged_error_then_real_reply":
+        assert "sent the grader bytes that are not a reply" in result.checks[0].message
+    assert time.monotonic() - started < 60     # a protocol break ends the call at once, not at its time limit
+    for line in part_feedback(result):
+        assert "31415926535" not in line and "\x1b" not in line
+        assert not line.startswith(("Total:", "  [pass] everything"))

@@ -84,7 +84,7 @@ def read_message(read_exact):
         raise ProtocolError("message header is not a JSON object")
     count = header.get("n_arrays", 0)
     if not isinstance(count, int) or not 0 <= count <= MAX_ARRAYS:
-        raise ProtocolError(f"bad array count {count!r}")
+        raise ProtocolError(f"bad array count (not an integer from 0 to {MAX_ARRAYS})")
     arrays, total = [], header_size
     for _ in range(count):
         size = _LENGTH.unpack(read_exact(_LENGTH.size))[0]

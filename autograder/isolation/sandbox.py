@@ -82,6 +82,10 @@ class SandboxDied(Exception):
     """The worker went away (exit, crash, or a reply that broke the protocol)."""
 
 
+class SandboxBrokeProtocol(SandboxDied):
+    """The worker's reply could not be read (it has been killed): bytes that are no message."""
+
+
 class SandboxTimeout(Exception):
     """The worker did not answer within the wall-clock limit; it has been killed."""
 
@@ -351,7 +355,8 @@ class Sandbox:
 
         Raises :class:`SandboxTimeout` (after killing the sandbox) when no full
         reply arrives within ``timeout`` seconds, :class:`SandboxDied` when the
-        worker is gone or its reply is malformed.
+        worker is gone, :class:`SandboxBrokeProtocol` (after killing it) when its reply is
+        malformed.
         """
         if not self.alive:
             raise SandboxDied("the worker is not running")
@@ -362,7 +367,10 @@ class Sandbox:
         except SandboxTimeout:
             self.close()
             raise
-        except (wire.ProtocolError, OSError, EOFError) as error:
+        except wire.ProtocolError as error:
+            self.close()
+            raise SandboxBrokeProtocol(str(error)) from None
+        except (OSError, EOFError) as error:
             self.close()
             raise SandboxDied(str(error) or type(error).__name__) from None
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ..in_sandbox import wire
 from ..in_sandbox.worker import Worker, describe_error
 from .course_package import NOT_ALLOWED, hidden_import, rule_text
-from .sandbox import Sandbox, SandboxDied, SandboxError, SandboxTimeout
+from .sandbox import Sandbox, SandboxBrokeProtocol, SandboxDied, SandboxError, SandboxTimeout
 from .untrusted_text import excerpt, identifier, label, one_line
 
 
@@ -86,6 +86,10 @@ def _arguments_after(after, args, kwargs):
     if not fits:
         raise StudentCrash("the worker's report of the arguments after the call does not fit the call")
     return tuple(after[0]), after[1]
+
+
+BROKE_PROTOCOL = "sent the grader bytes that are not a reply"
+BROKE_HINT = "did it write on the grader's reply stream?"
 
 
 class StudentCrash(Exception):
@@ -203,7 +207,7 @@ class Student:
             return wire.decode(node, arrays, self._new_ref)
         except wire.ProtocolError as error:
             self.close()
-            raise StudentCrash(f"the worker's reply was malformed ({error})") from None
+            raise StudentCrash(f"the Python process running your code {BROKE_PROTOCOL} ({error}; {BROKE_HINT})") from None
 
     def _new_ref(self, ref_id, type_name):
         ref = wire.RemoteRef(ref_id, identifier(type_name) or "object")
@@ -379,14 +383,17 @@ class SandboxStudent(Student):
                 raise StudentCrash(self._fatal) from None
             raise StudentTimeout(f"did not return within {limit_text} "
                                  "(an endless loop, or far too slow); the call was stopped") from None
-        except SandboxDied:
+        except SandboxDied as death:
             self._retire()
+            if isinstance(death, SandboxBrokeProtocol):
+                what, hint = BROKE_PROTOCOL, BROKE_HINT
+            else:
+                what, hint = "exited", ("sys.exit, os._exit or a crash at top level?" if loading
+                                        else "sys.exit, os._exit, a crash, or the memory limit")
             if loading:
-                self._fatal = ("the Python process running your code exited while loading your "
-                               "answer cells (sys.exit, os._exit or a crash at top level?)")
+                self._fatal = f"the Python process running your code {what} while loading your answer cells ({hint})"
                 raise StudentCrash(self._fatal) from None
-            raise StudentCrash("the Python process running your code exited during the call "
-                               "(sys.exit, os._exit, a crash, or the memory limit)") from None
+            raise StudentCrash(f"the Python process running your code {what} during the call ({hint})") from None
 
     def _counted(self, reply):
         """``reply``, once its arrays are counted against :data:`PART_REPLY_BYTES`."""
