@@ -62,8 +62,11 @@ def main(argv=None):
                        help="grade only this student (repeatable)")
     grade.add_argument("--isolation", choices=("auto",) + ISOLATION_LEVELS, default="auto",
                        help="sandbox level (default: the strongest this machine supports)")
-    grade.add_argument("--call-timeout", type=float, default=TimeLimits.call_s,
+    grade.add_argument("--call-timeout", type=_positive_seconds, default=TimeLimits.call_s,
                        help=f"seconds one call of a student function may take (default {TimeLimits.call_s:g})")
+    grade.add_argument("--submission-timeout", type=_positive_seconds, default=TimeLimits.submission_s,
+                       help="seconds the whole of one submission may take, all its parts together "
+                            f"(default {TimeLimits.submission_s:g})")
     _add_cluster_options(grade)
     generate = commands.add_parser("generate", help="nbgrader generate_assignment --force, keeping the old "
                                    "release if it fails")
@@ -91,10 +94,18 @@ def main(argv=None):
         return 130
 
 
+def _positive_seconds(text):
+    seconds = float(text)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {text!r}")
+    return seconds
+
+
 def _run(args):
     if args.command == "grade":
         return grade_class(Path.cwd(), args.assignment, args.student, args.isolation,
-                           TimeLimits(call_s=args.call_timeout), args.workers, _cluster_spec(args))
+                           TimeLimits(call_s=args.call_timeout, submission_s=args.submission_timeout),
+                           args.workers, _cluster_spec(args))
     if args.command == "generate":
         print(f"wrote {regenerate_release(course_directory(Path.cwd())[0], args.assignment)}")
         return 0

@@ -138,3 +138,14 @@ def test_a_regeneration_replaces_the_release_with_what_nbgrader_generates(course
     assert cells.read_notebook(course / "exercises" / ASSIGNMENT / "convnet.ipynb").cells
     assert sorted(p.name for p in (course / "exercises" / ASSIGNMENT).iterdir()) == sorted(
         p.name for p in (REPO / "exercises" / ASSIGNMENT).iterdir())
+
+
+@needs_release
+def test_a_submission_budget_too_short_for_the_solutions_stops_at_the_pre_flight(course):
+    corpus.write_submission(course, "alice", ASSIGNMENT, corpus.solution_answers(course / "solutions" / ASSIGNMENT))
+    done = run_grader(course, "grade", ASSIGNMENT, "--submission-timeout", "0.5")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "this submission's time budget (0.5 s) is used up" in done.stderr
+    assert not (course / "grades.csv").exists() and not (course / "autograded").exists()
+    refused = run_grader(course, "grade", ASSIGNMENT, "--submission-timeout", "0")
+    assert refused.returncode == 2 and "a number of seconds above 0, not '0'" in refused.stderr
