@@ -585,6 +585,48 @@ def conv_forward_naive(x, w, b, conv_param):
 }
 
 
+# Naive layers that let another installed library do the work (tests/test_autograder_isolation_package.py).
+NAIVE_ON_OTHER_LIBRARIES = {
+    "torch_at_top": '''
+import torch
+import torch.nn.functional as F
+
+def conv_forward_naive(x, w, b, conv_param):
+    out = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
+                   stride=conv_param["stride"], padding=conv_param["pad"])
+    return out.numpy(), (x, w, b, conv_param)
+''',
+    # scipy under an assembled name, imported only when called.
+    "scipy_assembled_name": '''
+import importlib
+import numpy as np
+
+def conv_forward_naive(x, w, b, conv_param):
+    signal = importlib.import_module("sci" + "py.signal")
+    pad, stride = conv_param["pad"], conv_param["stride"]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.stack([np.stack([sum(signal.correlate2d(xp[n, c], w[f, c], mode="valid") for c in range(x.shape[1]))
+                              + b[f] for f in range(w.shape[0])]) for n in range(x.shape[0])])
+    return out[:, :, ::stride, ::stride], (x, w, b, conv_param)
+''',
+    # torch's files read straight from where the environment keeps them.
+    "torch_by_file_path": '''
+import importlib.util, os, sys
+
+def conv_forward_naive(x, w, b, conv_param):
+    for folder in sys.path:
+        path = os.path.join(folder, "torch", "__init__.py")
+        if os.path.isfile(path):
+            spec = importlib.util.spec_from_file_location("torch", path, submodule_search_locations=[])
+            torch = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(torch)
+            out = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
+                                             stride=conv_param["stride"], padding=conv_param["pad"])
+            return out.numpy(), (x, w, b, conv_param)
+    raise RuntimeError("no torch found")
+''',
+}
+
 # ---------------------------------------------------------------------------
 # Hostile cells against the trust boundary (tests/test_autograder_boundary_*.py)
 # ---------------------------------------------------------------------------

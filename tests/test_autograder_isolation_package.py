@@ -76,6 +76,9 @@ def test_import_statements_outside_the_parts_modules_are_recognised():
     assert hidden_import("from cnnbook.exercise_checks import check_close", NAIVE_MODULES) == ""
     assert hidden_import("import numpy as np", NAIVE_MODULES) == ""
     assert hidden_import("from cnnbook.layers import affine_forward", NETWORK_MODULES) == ""
+    assert hidden_import("import matplotlib.pyplot as plt", NETWORK_MODULES) == "matplotlib"
+    assert hidden_import("from torch import nn", NAIVE_MODULES) == "torch"
+    assert hidden_import("import json, os.path", NAIVE_MODULES) == ""
 
 
 @pytest.mark.parametrize("level", ENFORCING)
@@ -90,7 +93,26 @@ def test_a_naive_layer_built_on_the_course_code_gets_nothing_and_is_told_why(lev
     assert NOT_ALLOWED in refused.describe() or f"{NOT_ALLOWED}: {RULE}" in " ".join(notes), (refused, notes)
 
 
-RULE = "this part may use only cnnbook.exercise_checks (a graded layer is your own code"
+RULE = "this part may use only numpy, the Python standard library and cnnbook.exercise_checks (a graded layer"
+
+
+@pytest.mark.parametrize("level", ENFORCING)
+@pytest.mark.parametrize("attack", sorted(corpus.NAIVE_ON_OTHER_LIBRARIES))
+def test_a_naive_layer_that_lets_torch_or_scipy_compute_gets_nothing_and_is_told_why(level, attack):
+    refused, notes = graded(corpus.NAIVE_ON_OTHER_LIBRARIES[attack], level, NETWORK_MODULES)
+    assert isinstance(refused, StudentError), refused
+    text = refused.describe() + " ".join(notes)
+    assert NOT_ALLOWED in text or "no torch found" in text, (refused, notes)
+
+
+def test_the_sandbox_sees_numpy_and_the_standard_library_of_the_installed_packages(started):
+    sandbox = started(STRONGEST)
+    run(sandbox, "import importlib\ndef can(name):\n    try:\n        importlib.import_module(name)\n"
+                 "        return True\n    except ImportError:\n        return False\n")
+    found = {name: call(sandbox, "can", name)[1] for name in ("numpy", "json", "ctypes", "torch", "scipy",
+                                                                "matplotlib", "pytest", "nbformat")}
+    assert found == {"numpy": True, "json": True, "ctypes": True, "torch": False, "scipy": False,
+                     "matplotlib": False, "pytest": False, "nbformat": False}
 
 
 def test_the_exercise_checks_import_in_a_naive_part():

@@ -14,8 +14,10 @@ It then
 2. adds ``/dev/null`` and friends (no ``/dev/shm``), a private ``/proc`` with
    ``/proc/sys`` read-only and a size-limited tmpfs at ``/tmp`` (the worker's
    scratch directory);
-3. copies the worker's two files to ``/grader``, and beside them the part's
-   view of the course package (:func:`write_package_view`: the allowed modules
+3. covers each folder of installed packages with a view that holds numpy and,
+   for every other package, a module refusing the import
+   (:func:`write_installed_view`); copies the worker's two files to ``/grader``,
+   and beside them the part's view of the course package (:func:`write_package_view`: the allowed modules
    of the grader's own ``cnnbook``, a refusing module for each other one),
    which is also mounted over any other ``cnnbook`` folder in sight; makes the
    root read-only and ``chroot``s into it;
@@ -170,6 +172,21 @@ def write_package_view(view, folder):
     return target
 
 
+def write_installed_view(view, refusal, root):
+    """Cover a folder of installed packages with its view: numpy's entries, and a refusing module for
+    every other one (``view``: one of :func:`~autograder.isolation.installed_packages.package_views`)."""
+    target = root + view["path"]
+    if not os.path.isdir(target):
+        return
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
+    for entry in view["keep"]:
+        expose(os.path.join(view["path"], entry), root)
+    for name in view["hide"]:
+        with open(os.path.join(target, name + ".py"), "w") as handle:
+            handle.write(f"raise ImportError({name + ' ' + refusal!r})\n")
+    mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
 def set_limits(limits):
     """The resource limits a worker takes at every isolation level (``limits``: :class:`Limits` as a dict)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -201,6 +218,8 @@ def build_root(config):
     for name in WORKER_FILES:
         shutil.copyfile(os.path.join(here, name), os.path.join(root, "grader", name))
         os.chmod(os.path.join(root, "grader", name), 0o644)
+    for view in config["installed"]["views"]:
+        write_installed_view(view, config["installed"]["refusal"], root)
     # The worker imports the course package from beside itself; any other copy it could reach
     # shows the same view.
     view = write_package_view(config["package"], root + "/grader")

@@ -21,9 +21,9 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from .installed_packages import NOT_ALLOWED, allowed_module
+
 PACKAGE = "cnnbook"
-# How a hidden module says it is hidden (it reaches the feedback in the first words of a message).
-NOT_ALLOWED = "is not allowed in this part"
 
 
 class PackageError(Exception):
@@ -68,7 +68,8 @@ def _site_copies(source):
 
 
 def hidden_import(statement, modules):
-    """The ``cnnbook.<module>`` that an import statement needs outside ``modules``, or ``""``."""
+    """What an import statement needs that the sandbox hides (``cnnbook.<module>`` outside ``modules``,
+    or an installed package other than numpy), or ``""``."""
     try:
         node = ast.parse(statement).body[0]
     except (SyntaxError, IndexError):
@@ -83,11 +84,13 @@ def hidden_import(statement, modules):
         parts = name.split(".")
         if parts[0] == PACKAGE and len(parts) > 1 and parts[1] not in (*modules, "*"):
             return f"{PACKAGE}.{parts[1]}"
+        if not allowed_module(parts[0]):
+            return parts[0]
     return ""
 
 
 def rule_text(modules):
     """The rule, in the words of the feedback."""
-    allowed = ", ".join(f"{PACKAGE}.{name}" for name in modules) or f"nothing of {PACKAGE}"
-    return (f"this part may use only {allowed} (a graded layer is your own code, not one of the course's "
-            "implementations)")
+    allowed = ", ".join(f"{PACKAGE}.{name}" for name in modules)
+    return (f"this part may use only numpy, the Python standard library{' and ' + allowed if allowed else ''} "
+            "(a graded layer is your own code, not one of the course's implementations or another library's)")

@@ -50,6 +50,7 @@ from ..in_sandbox import wire
 from ..in_sandbox.sandbox_init import PR_SET_PDEATHSIG, WORKER_FILES, set_limits, write_package_view
 from .claims import ClaimError, claim_scratch, claim_uid
 from .course_package import PackageError, package_view
+from .installed_packages import package_views
 
 # The files that run inside the sandbox (they import nothing of the trusted side).
 IN_SANDBOX = Path(__file__).resolve().parents[1] / "in_sandbox"
@@ -98,17 +99,19 @@ ISOLATION_LEVELS = ("namespaces", "userns", "process")
 _DESCRIPTIONS = {
     "namespaces": ("namespaces: no network, private read-only filesystem view "
                    "(no course directory, gradebook or other submissions; of cnnbook only what the part "
-                   "may use), own PID, IPC and UTS namespaces and keyrings (nothing it starts or stores "
-                   "survives), a user id of its own, limits on CPU, memory, file size, processes and wall time"),
+                   "may use, of the installed packages numpy alone), own PID, IPC and UTS namespaces and "
+                   "keyrings (nothing it starts or stores survives), a user id of its own, limits on CPU, "
+                   "memory, file size, processes and wall time"),
     "userns": ("userns (PARTLY DEGRADED, no root): no network, private read-only filesystem view "
                "(no course directory, gradebook or other submissions; of cnnbook only what the part may "
-               "use), own PID, IPC and UTS namespaces and keyrings (nothing it starts or stores survives), "
-               "no capabilities, limits on CPU, memory, file size and wall time, but no dependable limit "
-               "on the number of processes"),
+               "use, of the installed packages numpy alone), own PID, IPC and UTS namespaces and keyrings "
+               "(nothing it starts or stores survives), no capabilities, limits on CPU, memory, file size "
+               "and wall time, but no dependable limit on the number of processes"),
     "process": ("process (DEGRADED): the worker can read files your user can read, "
-                "reach the network, import any module of cnnbook (the rule that a naive part may use only "
-                "cnnbook.exercise_checks holds for honest code only), and processes that call setsid may "
-                "outlive it; limits on CPU, memory, file size and wall time still apply. "
+                "reach the network, import any module of cnnbook or any installed package (the rule that a "
+                "naive part may use only numpy and cnnbook.exercise_checks holds for honest code only), and "
+                "processes that call setsid may outlive it; limits on CPU, memory, file size and wall time "
+                "still apply. "
                 "Run the grader as root on Linux with util-linux's unshare for full isolation"),
 }
 # --ipc: System V shared memory, semaphores and message queues die with the sandbox;
@@ -267,7 +270,7 @@ class Sandbox:
         config = {"root": self._scratch, "expose": expose, "python": sys.executable,
                   "uid": self._uid, "gid": self._uid, "userns": userns, "env": minimal_env(),
                   "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits),
-                  "package": package, "control_fd": control_read}
+                  "package": package, "installed": package_views(), "control_fd": control_read}
         command = ["unshare", *(["--user", "--map-root-user"] if userns else []), *NAMESPACE_FLAGS, "--",
                    sys.executable, "-I", "-B", str(IN_SANDBOX / "sandbox_init.py"), json.dumps(config)]
         # No preexec_fn: the grader, numpy and torch loaded, starts it without copying its memory.
