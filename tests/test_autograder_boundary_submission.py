@@ -128,7 +128,18 @@ def test_score_text_in_outputs_is_found_in_linear_time():
     started = time.monotonic()
     assert not submission.looks_like_a_score(hostile)
     assert not submission.looks_like_a_score(("9" * 40 + "points") * 20_000)
+    assert not submission.looks_like_a_score("points" * 1_000_000)
     assert time.monotonic() - started < 2
+    assert not submission.looks_like_a_score("1. / 2 points") and submission.looks_like_a_score("x1/2points")
+
+
+def test_a_fake_score_behind_megabytes_of_padding_is_flagged():
+    notebook = nbformat.reads(release_bytes(NAMES[0]).decode(), as_version=4)
+    code = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 3_000_000),
+                    nbformat.v4.new_output("stream", name="stdout", text="conv_forward_naive: 10 / 10 points\n")]
+    assert "outputs contain text that looks like an autograder score" in " ".join(
+        submission.integrity_flags(notebook, RELEASE.notebooks[NAMES[0]]))
 
 
 def test_a_notebook_full_of_digits_is_checked_in_bounded_time():

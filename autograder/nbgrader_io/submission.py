@@ -278,33 +278,17 @@ def needed_setup(statements, sources):
 # Tampering evidence
 # ---------------------------------------------------------------------------
 
-# A score line ends in "points": each occurrence is looked at with the few characters before it
-# (a number, a slash, a number), without a pattern that could backtrack, so the cost is linear.
-SCORE_WORD = "points"
-SCORE_WINDOW = 48
-NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
-NUMBER_AT_END = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?\Z")
-# A fake score is printed near the start of an output; a megabyte of each cell's outputs is plenty.
-MAX_SCANNED_CHARS = 1 << 20
+# A score line: a number, a slash, a number, "points".  It is searched for backwards, in the reversed
+# text, so that every attempt starts at the literal "points" (which the regular expression engine
+# finds fast) and then reads a bounded number of characters: linear time however the text is made,
+# under a second for a notebook's limit of cells.MAX_NOTEBOOK_BYTES.  All of every output is
+# searched, so padding cannot push a fake score out of sight.
+REVERSED_SCORE = re.compile(r"stniop[ \t]{0,16}(?:[0-9]{1,9}\.)?[0-9]{1,9}[ \t]{0,16}/[ \t]{0,16}(?:[0-9]{1,9}\.)?[0-9]")
 
 
 def looks_like_a_score(text):
     """True if ``text`` holds something like ``5 / 5 points`` (linear time, whatever the text)."""
-    start = text.find(SCORE_WORD)
-    while start != -1:
-        if _score_before(text[max(0, start - SCORE_WINDOW):start]):
-            return True
-        start = text.find(SCORE_WORD, start + 1)
-    return False
-
-
-def _score_before(window):
-    """Whether ``window`` ends in ``<number> / <number>`` (spaces allowed around the slash and after)."""
-    slash = window.rfind("/")
-    if slash == -1:
-        return False
-    numerator = window[:slash].rstrip(" \t")[-20:]
-    return bool(NUMBER.fullmatch(window[slash + 1:].strip(" \t"))) and bool(NUMBER_AT_END.search(numerator))
+    return REVERSED_SCORE.search(text[::-1]) is not None
 
 
 def integrity_flags(notebook, release_nb):
@@ -359,15 +343,11 @@ def honesty_flags(located, release_source, part, notebook_name):
 
 
 def _output_text(cell):
-    """The text of a cell's outputs, at most :data:`MAX_SCANNED_CHARS` of it (the layout is checked on reading)."""
-    pieces, size = [], 0
+    """All the text of a cell's outputs (their layout is checked on reading)."""
+    pieces = []
     for output in cell.get("outputs") or []:
         text = output.get("text")
         if text is None:
             text = (output.get("data") or {}).get("text/plain", "")
-        for piece in [text] if isinstance(text, str) else text:
-            pieces.append(piece[:MAX_SCANNED_CHARS - size])
-            size += len(pieces[-1])
-            if size >= MAX_SCANNED_CHARS:
-                return "".join(pieces)
+        pieces.extend([text] if isinstance(text, str) else text)
     return "".join(pieces)
