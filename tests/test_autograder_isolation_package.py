@@ -183,3 +183,24 @@ def test_the_isolation_command_says_whether_cnnbook_imports_in_the_sandbox(tmp_p
     for path in (tmp_path / "other", other, other / "__init__.py"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     assert "cnnbook: DOES NOT IMPORT in the grader" in isolation_command(course, tmp_path / "other")
+
+
+def test_a_view_of_installed_packages_keeps_numpy_and_plain_path_files_and_hides_the_rest(tmp_path):
+    from autograder.isolation import installed_packages
+    for name in ("numpy", "numpy.libs", "torch", "scipy", "cnnbook", "numpy-2.0.dist-info", "torch-2.0.dist-info"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "six.py").write_text("")
+    (tmp_path / "_cffi_backend.cpython-311-x86_64-linux-gnu.so").write_text("")
+    (tmp_path / "paths.pth").write_text("/somewhere/site-packages\n")
+    (tmp_path / "hook.pth").write_text("import os; os.system('true')\n")
+    view = installed_packages._view(str(tmp_path))
+    assert view["keep"] == ["numpy", "numpy-2.0.dist-info", "numpy.libs", "paths.pth"]
+    assert view["hide"] == ["_cffi_backend", "scipy", "six", "torch"]
+
+
+def test_a_folder_holding_an_exposed_path_gets_no_view():
+    from autograder.isolation.installed_packages import _seen_alone
+    exposed = ("/usr", "/work/course/.venv")
+    assert _seen_alone("/usr/lib/python3/dist-packages", exposed)
+    assert not _seen_alone("/work/course", exposed)        # a PYTHONPATH entry above the venv
+    assert not _seen_alone("/home/prof/lib", exposed)       # not in the sandbox at all

@@ -270,7 +270,7 @@ class Sandbox:
         config = {"root": self._scratch, "expose": expose, "python": sys.executable,
                   "uid": self._uid, "gid": self._uid, "userns": userns, "env": minimal_env(),
                   "tmp_bytes": self.limits.tmp_bytes, "limits": asdict(self.limits),
-                  "package": package, "installed": package_views(), "control_fd": control_read}
+                  "package": package, "installed": package_views(expose), "control_fd": control_read}
         command = ["unshare", *(["--user", "--map-root-user"] if userns else []), *NAMESPACE_FLAGS, "--",
                    sys.executable, "-I", "-B", str(IN_SANDBOX / "sandbox_init.py"), json.dumps(config)]
         # No preexec_fn: the grader, numpy and torch loaded, starts it without copying its memory.
