@@ -156,21 +156,17 @@ def test_feedback_never_carries_the_hidden_inputs_or_forged_lines(graded):
 
 def test_the_forgers_feedback_page_shows_no_forged_line_in_chromium(graded):
     """nbgrader's feedback page of the notebook the forger attacked, as a browser renders it."""
-    from playwright.sync_api import sync_playwright
-    from browser.conftest import CHROMIUM, CHROMIUM_ARGS
+    from browser.conftest import in_chromium
     course = graded["course"]
     done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT, "--force",
                            "--student", "forger"], cwd=course, env=corpus.grader_environment(course, SECRET),
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     page_path = course / "feedback" / "forger" / ASSIGNMENT / "max_pooling.html"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = chromium.new_page()
+    def rendered(page):
         page.goto(page_path.as_uri())
-        section = page.inner_text("pre.autograder-feedback").splitlines()
-        shown = page.inner_text("body").splitlines()
-        chromium.close()
+        return page.inner_text("pre.autograder-feedback").splitlines(), page.inner_text("body").splitlines()
+    section, shown = in_chromium(rendered)
     assert sum(line.startswith("Total:") for line in section) == 1
     assert "max_pool_backward_naive: 0 / 10 points" in section
     forged = ("[pass] everything", "[pass] dx (weight 10)", "Total: 80 / 80")

@@ -9,7 +9,6 @@ command is the guide's own block, read from ``book/instructors/grading_guide.md`
 and a manual score in the gradebook do to the trusted results.  The time of each step is printed
 (run with ``-s`` to see it).
 """
-import concurrent.futures
 import datetime
 import hashlib
 import os
@@ -355,22 +354,15 @@ def wait_for_server(url, process, seconds=120):
     raise AssertionError(f"jupyter did not answer {url} within {seconds} s")
 
 
-def in_formgrader(base, token, notebook, student):
+def in_formgrader(page, base, token, notebook, student):
     """Read formgrader's submissions table of ``notebook``, then press ``student``'s Autograde button.
 
-    ``({student: (row text, has a flag)}, text of the dialog the button opens)``, in headless Chromium.
+    ``({student: (row text, has a flag)}, text of the dialog the button opens)``, on a Chromium ``page``.
     """
-    from playwright.sync_api import sync_playwright
-    from browser.conftest import CHROMIUM, CHROMIUM_ARGS
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = chromium.new_page()
-        page.goto(f"{base}/login?token={token}", timeout=90000)       # sets the cookie formgrader's API needs
-        rows = submissions_table(page, base, notebook)
-        page.screenshot(path=str(REPO / "test-results" / f"formgrader-{notebook}.png"), full_page=True)
-        dialog = press_autograde(page, base, student)
-        chromium.close()
-    return rows, dialog
+    page.goto(f"{base}/login?token={token}", timeout=90000)       # sets the cookie formgrader's API needs
+    rows = submissions_table(page, base, notebook)
+    page.screenshot(path=str(REPO / "test-results" / f"formgrader-{notebook}.png"), full_page=True)
+    return rows, press_autograde(page, base, student)
 
 
 def submissions_table(page, base, notebook):
@@ -396,6 +388,7 @@ def press_autograde(page, base, student):
 def test_formgrader_in_chromium_shows_the_trusted_scores_and_the_flag_and_its_autograde_button_refuses(loop):
     """The guide's formgrader step, with a port and a token of the test's own, used in headless Chromium."""
     import signal
+    from browser.conftest import in_chromium
     (REPO / "test-results").mkdir(exist_ok=True)
     port, token = free_port(), "instructor-loop-token"
     command = (guide_blocks("step")["formgrader"].strip()
@@ -405,11 +398,7 @@ def test_formgrader_in_chromium_shows_the_trusted_scores_and_the_flag_and_its_au
     try:
         wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", server)
         before = (gradebook_scores(loop), tree_digest(loop.course / "autograded"))
-        # Playwright's sync API refuses a thread whose asyncio loop runs (the Dask tests leave one
-        # behind in the main thread), so Chromium is driven from a thread of its own.
-        with concurrent.futures.ThreadPoolExecutor(1) as browser_thread:
-            rows, dialog = browser_thread.submit(in_formgrader, f"http://127.0.0.1:{port}", token,
-                                                 "convolution", "bob").result()
+        rows, dialog = in_chromium(in_formgrader, f"http://127.0.0.1:{port}", token, "convolution", "bob")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -6,6 +6,7 @@ starts it headless with a fresh temporary profile (--user-data-dir) of its own.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import http.server
 import threading
@@ -20,6 +21,24 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+
+
+def in_chromium(task, *args):
+    """``task(page, *args)`` in headless Chromium; its result.
+
+    Playwright's sync API refuses a thread whose asyncio loop runs (the Dask tests leave one
+    behind in the main thread), so Chromium is driven from a thread of its own.
+    """
+    def drive():
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            try:
+                return task(chromium.new_page(), *args)
+            finally:
+                chromium.close()
+    with concurrent.futures.ThreadPoolExecutor(1) as browser_thread:
+        return browser_thread.submit(drive).result()
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
