@@ -78,8 +78,11 @@ def test_other_submissions_are_graded_past_a_fault(runner, monkeypatch):
             "seconds": 0.0}, "worker": "w"})
     monkeypatch.setattr(cluster, "_task", task)
     runner.client.wait_for_workers(2, timeout=180)
-    outcomes = {o.student: o.summary["status"] for o in runner.run([job("killer"), job("healthy")])}
-    assert outcomes == {"killer": "error", "healthy": "graded"}
+    outcomes = {o.student: o.summary for o in runner.run([job("killer"), job("healthy")])}
+    # Failed in one full run of 2026-12-02 (healthy: error), after its computed result was lost with a worker the
+    # killer took down: the summaries say why, for the next one.
+    assert {student: summary["status"] for student, summary in outcomes.items()} == {
+        "killer": "error", "healthy": "graded"}, outcomes
 
 
 def test_ctrl_c_stops_a_cluster_run_cleanly(tmp_path):
