@@ -10,6 +10,7 @@ about the arguments after a call earns nothing it did not compute.
 import io
 import json
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -18,7 +19,10 @@ from autograder.checks.feedback import part_feedback
 from autograder.checks.parts import assignment_parts
 from autograder.checks.runner import run_checks
 from autograder.in_sandbox import wire
-from autograder.isolation.student import DirectStudent, Student, StudentError
+from autograder.isolation.sandbox import available_isolation
+from autograder.isolation.student import (DirectStudent, Program, SandboxStudent, Student, StudentError,
+                                         TimeLimits)
+from test_autograder_sandbox import REPO
 
 PARTS = {part.name: 10 for part in assignment_parts("numpy_cnn")}
 FORGED = "boom\n  [pass] everything (weight 10)\nTotal: 50 / 50 points\x1b[2J 31415926535"
@@ -229,12 +233,6 @@ RAW_FRAME_KINDS = ["huge_header", "not_json", "json_list", "deep_nesting", "bad_
 
 @pytest.mark.parametrize("kind", RAW_FRAME_KINDS)
 def test_raw_frames_written_on_a_live_sandboxs_pipe_fail_checks_never_the_grader(kind):
-    import time
-
-    from autograder.isolation.sandbox import available_isolation
-    from autograder.isolation.student import Program, SandboxStudent, TimeLimits
-    from test_autograder_sandbox import REPO
-
     part = next(p for p in assignment_parts("numpy_cnn") if p.name == "conv_forward_naive")
     source = RAW_FRAME_CELL.format(forged=FORGED, kind=kind)
     program = Program(["import numpy as np"], [("conv_forward_naive", source)], cnnbook_modules=part.cnnbook_modules)

@@ -21,9 +21,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from .installed_packages import NOT_ALLOWED, allowed_module
-
-PACKAGE = "cnnbook"
+from .installed_packages import COURSE_PACKAGE as PACKAGE, NOT_ALLOWED, allowed_module
 
 
 class PackageError(Exception):
