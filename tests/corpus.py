@@ -657,6 +657,33 @@ def conv_forward_naive(x, w, b, conv_param):
     b += 1.0        # the bias only: the backward pass, which reads this cache, does not use it
     return out, cache
 '''),
+    # Issue 19's attack on "inputs left unmodified": modify the inputs on the first call, recognise the
+    # very same objects on the second call and answer from memory, and forge the worker's report.
+    # Nothing the grader can see tells it apart from honest code, so that check earns no points.
+    "recognising_its_inputs": ("conv_forward_naive", CONV_FORWARD.replace("def conv_forward_naive", "def _honest") + '''
+import copy
+import sys
+
+_Worker = next(module.Worker for module in list(sys.modules.values()) if hasattr(module, "Worker"))
+_original_call = _Worker.call
+_answered = {}
+
+def _forging_call(self, header, arrays):
+    before = copy.deepcopy(self.decode(header["args"], arrays))
+    reply = _original_call(self, header, arrays)
+    if "args_after" in reply:
+        reply["args_after"] = (before, reply["args_after"][1])
+    return reply
+
+_Worker.call = _forging_call
+
+def conv_forward_naive(x, w, b, conv_param):
+    key = (id(x), id(w), id(b), id(conv_param))
+    if key not in _answered:
+        _answered[key] = _honest(x, w, b, conv_param)
+        b += 1.0        # modified, and the second call on these objects will not show it
+    return _answered[key]
+'''),
     # The hidden inputs, printed into the exception: everything a check would leak.
     "leak_inputs_in_errors": ("max_pool_forward_naive", '''
 import numpy as np

@@ -66,7 +66,11 @@ def build_class(course):
     write(course, "alice", ASSIGNMENT, solutions)
     expected["alice"] = FULL
     write(course, "liar", ASSIGNMENT, with_answers(solutions, "lying_about_inputs"))
-    expected["liar"] = {**FULL, "conv_forward_naive": checks_fraction("conv_forward_naive", ["test_inputs_unmodified"])}
+    # Both modify their inputs: the liar is caught by the second call, the recogniser is not; neither
+    # changes a score, since "inputs left unmodified" is advice (its evidence is the student's process).
+    expected["liar"] = FULL
+    write(course, "recogniser", ASSIGNMENT, with_answers(solutions, "recognising_its_inputs"))
+    expected["recogniser"] = FULL
     write(course, "leaker", ASSIGNMENT, with_answers(solutions, "leak_inputs_in_errors"))
     expected["leaker"] = {**FULL, "max_pool_forward_naive": 0, "max_pool_backward_naive": 0}
     write(course, "forger", ASSIGNMENT, with_answers(solutions, "forge_feedback_lines"))
@@ -171,6 +175,17 @@ def test_the_forgers_feedback_page_shows_no_forged_line_in_chromium(graded):
     assert "max_pool_backward_naive: 0 / 10 points" in section
     forged = ("[pass] everything", "[pass] dx (weight 10)", "Total: 80 / 80")
     assert not [line for line in shown if line.strip().startswith(forged)]
+
+
+def test_modified_inputs_are_advice_that_neither_earns_nor_costs_a_point(graded):
+    """The liar's second call shows its modified bias; the recogniser forges both pieces of evidence."""
+    liar = [line for line in feedback(graded, "liar").splitlines() if "x, w, b and conv_param" in line]
+    assert liar and liar[0].startswith("  [FAIL]") and "(advice, no points)" in liar[0], liar
+    recogniser = [line for line in feedback(graded, "recogniser").splitlines() if "x, w, b and conv_param" in line]
+    assert recogniser and recogniser[0].startswith("  [pass]"), recogniser   # bought, and worth nothing
+    rows = read_grades_csv(graded["course"])
+    assert {part: rows["recogniser"][part] for part in POINTS} == {part: rows["alice"][part] for part in POINTS}
+    assert "(weight 0)" not in feedback(graded, "alice")
 
 
 def test_odd_values_cost_only_their_own_checks(graded):

@@ -359,7 +359,7 @@ def test_grade_part_prints_to_stdout_only_and_returns_the_points(capsys, monkeyp
     assert captured.err == ""
     assert type(points) is float and points == _expected("max_pool_backward_naive",
                                                          corpus_failures("pool_overwrite", "max_pool_backward_naive"))
-    assert "max_pool_backward_naive: 6.5 / 10 points" in captured.out and "[FAIL]" in captured.out
+    assert "max_pool_backward_naive: 7 / 10 points" in captured.out and "[FAIL]" in captured.out
 
 
 def test_grade_part_without_the_function_scores_zero(capsys, monkeypatch):

@@ -146,15 +146,23 @@ class Verifier:
 
 
 def left_unmodified(student, verify, function, args, input_names, expected, tolerance, keep=()):
-    """The inputs ``args[:len(input_names)]`` of ``function`` were left as they were.
+    """The inputs ``args[:len(input_names)]`` of ``function`` were left as they were: advice, no points.
 
-    The evidence is the grader's own: the function is called twice on the very
-    same objects (they stay in the student's process in between), and both
-    results must match the oracle's ``expected`` (``{returned name: array}``; the
-    names, in order, of everything it returns, ``None`` for what is not compared,
-    such as a cache).  A call that changed its inputs changes the second result.
-    The worker's report of the arguments after the calls is checked as well,
-    but only to fail: it is the student's process speaking.
+    The function is called twice on the very same objects (they stay in the
+    student's process in between), and both results must match the oracle's
+    ``expected`` (``{returned name: array}``; the names, in order, of everything
+    it returns, ``None`` for what is not compared, such as a cache); then the
+    worker's report of the arguments after the calls must show them unchanged.
+    An honest function that changed its inputs fails here, and its feedback says
+    which input.
+
+    Why these checks carry weight 0: every piece of this evidence comes from the
+    student's process.  Only that process holds the inputs after the call, so a
+    function that recognises the very same objects on the second call can answer
+    from memory, and a patched worker can report anything.  No call the grader
+    controls can see the inputs afterwards (a fresh sandbox holds equal inputs,
+    never the ones that were modified), so a check that earned points here could
+    be bought; the guide says so.
     """
     tracked = student.call_tracked(function, *args, _keep=keep, _again=True)
     names = tuple(expected)

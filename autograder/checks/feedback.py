@@ -26,7 +26,7 @@ def part_feedback(result):
     previous_message = None
     for check in result.checks:
         mark = "pass" if check.passed else "FAIL"
-        head = f"  [{mark}] {check.title} (weight {format_points(check.weight)})"
+        head = f"  [{mark}] {check.title} ({_weight_text(check.weight)})"
         if check.passed:
             detail = "; ".join(check.notes)
         elif check.message == previous_message:
@@ -36,6 +36,11 @@ def part_feedback(result):
         previous_message = None if check.passed else check.message
         lines.append(head + (f": {one_line(detail, LINE_CHARS)}" if detail else ""))
     return lines
+
+
+def _weight_text(weight):
+    # A check of weight 0 still teaches (say, "the call modified its input x"), but earns nothing.
+    return f"weight {format_points(weight)}" if weight else "advice, no points"
 
 
 def submission_feedback(student, assignment, part_results, notebook_notes=()):

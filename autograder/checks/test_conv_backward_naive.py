@@ -4,7 +4,8 @@ The cache comes from the student's own conv_forward_naive on the same
 inputs; dx, dw and db are compared with PyTorch's autograd gradients.
 Weights (sum 10): stride 1 pad 1 (2), padding 0 (2), stride 2 on an odd
 non-square input (2), stride 3 pad 2 with a non-square kernel (2), one image
-with one channel (1), float32 (0.5), dout left unmodified (0.5).
+with one channel (1), float32 (1); dout left unmodified is advice (0, see
+:func:`~autograder.checks.checking.left_unmodified`).
 """
 import numpy as np
 import pytest
@@ -61,14 +62,14 @@ def test_one_image_one_channel(student, rng, verify):
     backward(student, verify, *inputs, rng=rng)
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.weight(1)
 def test_float32(student, rng, verify):
     """float32 inputs give float32 gradients, accurate to float32 precision"""
     inputs = cases.conv_inputs(rng, 2, 3, 7, 8, 3, (3, 3), 2, 1, dtype=np.float32)
     backward(student, verify, *inputs, tolerance=BACKWARD_32, dtype=np.float32, rng=rng)
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.weight(0)
 def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     x, w, b, conv_param = cases.conv_inputs(rng, 2, 2, 6, 7, 2, (3, 3), 1, 1)

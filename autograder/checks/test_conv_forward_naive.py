@@ -1,8 +1,9 @@
 """Hidden checks of conv_forward_naive(x, w, b, conv_param) -> (out, cache).
 
-Weights (sum 10): stride 1 pad 1 (2), padding 0 (1), stride 2 on an odd
+Weights (sum 10): stride 1 pad 1 (2), padding 0 (2), stride 2 on an odd
 non-square input (2), stride 3 pad 2 with a non-square kernel (2), one image
-with one channel (1), float32 (1), inputs left unmodified (1).
+with one channel (1), float32 (1); inputs left unmodified is advice (0, see
+:func:`~autograder.checks.checking.left_unmodified`).
 """
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def test_stride_1_pad_1(student, rng, verify):
     forward(student, verify, *cases.conv_inputs(rng, 2, 3, size, size, 3, (3, 3), 1, 1))
 
 
-@pytest.mark.weight(1)
+@pytest.mark.weight(2)
 def test_pad_0(student, rng, verify):
     """out for padding 0"""
     forward(student, verify, *cases.conv_inputs(rng, 2, 2, int(rng.integers(6, 9)),
@@ -61,7 +62,7 @@ def test_float32(student, rng, verify):
     forward(student, verify, *inputs, tolerance=FORWARD_32, dtype=np.float32)
 
 
-@pytest.mark.weight(1)
+@pytest.mark.weight(0)
 def test_inputs_unmodified(student, rng, verify):
     """x, w, b and conv_param are left as they were"""
     x, w, b, conv_param = cases.conv_inputs(rng, 2, 2, 6, 7, 2, (3, 3), 1, 2)

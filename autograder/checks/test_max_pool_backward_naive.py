@@ -5,8 +5,8 @@ compared with PyTorch's autograd gradient.  Weights (sum 10): 2x2 windows
 with stride 2 (2), a non-square 2x3 window (stride 3,
 no overlap) on an odd non-square input (2),
 overlapping windows sharing their maximum, whose gradients must add up (3),
-stride 3 (1), one image with one channel (1), float32 (0.5), dout left
-unmodified (0.5).
+stride 3 (1), one image with one channel (1), float32 (1); dout left
+unmodified is advice (0, see :func:`~autograder.checks.checking.left_unmodified`).
 """
 import numpy as np
 import pytest
@@ -61,14 +61,14 @@ def test_one_image_one_channel(student, rng, verify):
     backward(student, verify, rng, *cases.pool_inputs(rng, 1, 1, 6, cases.odd(rng, 7, 9), (2, 2), 2))
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.weight(1)
 def test_float32(student, rng, verify):
     """float32 inputs give a float32 dx"""
     inputs = cases.pool_inputs(rng, 2, 3, 8, 8, (2, 2), 2, dtype=np.float32)
     backward(student, verify, rng, *inputs, tolerance=BACKWARD_32, dtype=np.float32)
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.weight(0)
 def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     x, pool_param = cases.pool_inputs(rng, 2, 2, 7, 8, (3, 3), 2)
