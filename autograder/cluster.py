@@ -37,7 +37,7 @@ from pathlib import Path
 from .grading_worker import (COURSE_ROOT_VAR, TASK_FUNCTION, grader_digest, grader_resources,
                              is_loopback, parse_resource, resource_name)
 from .isolation.sandbox import ISOLATION_LEVELS, available_isolation
-from .one_submission import Outcome, error_summary, job_to_wire, outcome_from_wire
+from .one_submission import Outcome, WireError, error_summary, job_to_wire, outcome_from_wire
 
 # Dask's allowed-failures is the number of worker deaths a task survives: a submission
 # that kills every worker it lands on is given up after this many tries.
@@ -218,7 +218,7 @@ class DaskRunner:
             job = next(jobs, None)
             if job is None:
                 return
-            running[self._submit(job, next(order))] = (job.student, time.monotonic(), self._limit(job))
+            running[self._submit(job, next(order))] = (job, time.monotonic(), self._limit(job))
 
     def _threads(self):
         workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
@@ -238,15 +238,21 @@ class DaskRunner:
         return self.client.get({key: _task(job_to_wire(job), self.digest)}, key, sync=False,
                                resources={resource_name(self.digest, self.level): 1}, priority=-index)
 
-    def _outcome(self, future, student, started, limit):
+    def _outcome(self, future, job, started, limit):
         if future.status == "finished":
             data = future.result()
-            self.per_worker[data.pop("worker")] += 1
-            self.overheads.append(time.monotonic() - started - data["summary"].get("seconds", 0.0))
-            return outcome_from_wire(data)
+            worker = data.pop("worker", "?") if type(data) is dict else "?"
+            self.per_worker[worker if type(worker) is str else "?"] += 1
+            try:
+                outcome = outcome_from_wire(data, job)
+            except WireError as error:
+                failure = f"the reply of worker {worker!r:.80} was refused ({error}); nothing of it was written"
+                return Outcome({**error_summary(job.student, failure), "seconds": round(time.monotonic() - started, 2)})
+            self.overheads.append(time.monotonic() - started - outcome.summary.get("seconds", 0.0))
+            return outcome
         failure = _failure(future, limit)     # before cancelling, which forgets the exception
         future.cancel()
-        return Outcome({**error_summary(student, failure), "seconds": round(time.monotonic() - started, 2)})
+        return Outcome({**error_summary(job.student, failure), "seconds": round(time.monotonic() - started, 2)})
 
     def _restart_busy_workers(self, futures):
         """Restart the workers still running ``futures`` (a hung task holds its thread for good)."""

@@ -24,12 +24,14 @@
 
 Jobs and outcomes cross machines as plain data (:func:`job_to_wire`,
 :func:`outcome_from_wire`): a Dask scheduler has no course code to unpickle
-anything else with.
+anything else with.  An outcome that comes back is checked against its job
+before anything is written (:func:`outcome_from_wire`).
 """
 import ctypes
 import dataclasses
 import errno
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -45,6 +47,7 @@ from .checks.parts import assignment_parts
 from .checks.runner import CheckResult, PartResult, run_checks
 from .isolation.student import SandboxStudent, TimeLimits
 from .nbgrader_io import autograded
+from .nbgrader_io.cells import MAX_NOTEBOOK_BYTES
 from .nbgrader_io.feedback_page import FEEDBACK_FILE
 from .nbgrader_io.plain_autograde import REPORTS_DIR
 from .nbgrader_io.release import load_release
@@ -278,5 +281,48 @@ def outcome_to_wire(outcome):
     return dataclasses.asdict(outcome)
 
 
-def outcome_from_wire(data):
+class WireError(ValueError):
+    """A worker's reply that does not fit the job it answers."""
+
+
+# An autograded notebook is the release plus the student's cells: far below this.  A reply over it
+# would fill the client's memory and disk, whatever sent it.
+MAX_WIRE_TEXT = 4 * MAX_NOTEBOOK_BYTES
+_OUTCOME_FIELDS = {field.name for field in dataclasses.fields(Outcome)}
+
+
+def outcome_from_wire(data, job):
+    """The :class:`Outcome` a worker sent for ``job``; :class:`WireError` if it does not fit that job.
+
+    The worker runs this grader, but its reply crossed a scheduler and a network, so the client
+    checks it like any untrusted message before anything is written: its shape and sizes, and
+    above all its identity: the student it names is the job's, the notebooks it would write are
+    the release's, and its timestamp is the one the job carried (never another student's folder,
+    file or time).
+    """
+    if type(data) is not dict or set(data) != _OUTCOME_FIELDS:
+        raise WireError("the reply is not an outcome")
+    summary = data["summary"]
+    if type(summary) is not dict or summary.get("student") != job.student:
+        raise WireError("the reply names another student than the job's")
+    if summary.get("status") not in ("graded", "error") or not _points_fit(summary.get("points")):
+        raise WireError("the reply's status or points are malformed")
+    notebooks = data["notebooks"]
+    if type(notebooks) is not dict or not set(notebooks) <= set(job.release):
+        raise WireError("the reply holds a notebook the release does not have")
+    if not all(_bounded_text(text) for text in (*notebooks.values(), data["feedback"])):
+        raise WireError(f"the reply holds a text that is not a string of at most {MAX_WIRE_TEXT} characters")
+    if data["timestamp"] not in ("", job.submitted.timestamp):
+        raise WireError("the reply's timestamp is not the submission's")
+    if type(data["log"]) is not list or not all(type(entry) is str for entry in data["log"]):
+        raise WireError("the reply's log is not a list of strings")
     return Outcome(**data)
+
+
+def _points_fit(points):
+    return type(points) is dict and all(type(part) is str and type(value) in (int, float)
+                                        and math.isfinite(value) and value >= 0 for part, value in points.items())
+
+
+def _bounded_text(text):
+    return type(text) is str and len(text) <= MAX_WIRE_TEXT

@@ -1,15 +1,17 @@
 """The pieces of distributed grading that need no cluster: placement, the wire, digests, resources, addresses."""
+import collections
 import pickle
 import pickletools
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from autograder import cluster, grading_worker, whole_class
 from autograder.isolation.student import TimeLimits
-from autograder.one_submission import (Job, Outcome, error_summary, job_from_wire, job_to_wire, outcome_from_wire,
-                                       outcome_to_wire, place_outcome, reports_dir)
+from autograder.one_submission import (MAX_WIRE_TEXT, Job, Outcome, WireError, error_summary, job_from_wire, job_to_wire,
+                                       outcome_from_wire, outcome_to_wire, place_outcome, reports_dir)
 from autograder.nbgrader_io.submission import SubmittedFolder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +84,40 @@ def test_jobs_and_outcomes_cross_the_wire_as_plain_data_and_come_back_equal():
     job, result = a_job(), outcome()
     assert pickled_globals(job_to_wire(job)) == set() and pickled_globals(outcome_to_wire(result)) == set()
     assert job_from_wire(pickle.loads(pickle.dumps(job_to_wire(job)))) == job
-    assert outcome_from_wire(pickle.loads(pickle.dumps(outcome_to_wire(result)))) == result
+    assert outcome_from_wire(pickle.loads(pickle.dumps(outcome_to_wire(result))), job) == result
+
+
+HOSTILE_REPLIES = {
+    "another student": lambda data: data["summary"].update(student="bob"),
+    "a notebook outside the release": lambda data: data["notebooks"].update({"../../bob/numpy_cnn/convolution": "{}"}),
+    "a notebook that is not text": lambda data: data["notebooks"].update(convolution=b"{}"),
+    "a huge feedback": lambda data: data.update(feedback="x" * (MAX_WIRE_TEXT + 1)),
+    "another timestamp": lambda data: data.update(timestamp="2020-01-01 00:00:00"),
+    "points that are not numbers": lambda data: data["summary"].update(points={"p": float("nan")}),
+    "an unknown status": lambda data: data["summary"].update(status="graded by hand"),
+    "a field too many": lambda data: data.update(extra=1),
+    "a log of objects": lambda data: data.update(log=[{"x": 1}]),
+}
+
+
+@pytest.mark.parametrize("change", HOSTILE_REPLIES.values(), ids=HOSTILE_REPLIES.keys())
+def test_a_reply_that_does_not_fit_its_job_is_refused_before_anything_is_written(change):
+    data = outcome_to_wire(outcome())
+    change(data)
+    with pytest.raises(WireError):
+        outcome_from_wire(data, a_job())
+
+
+def test_the_cluster_records_a_refused_reply_as_an_error_of_the_jobs_own_student():
+    class Finished:
+        status = "finished"
+        def result(self):
+            return {**outcome_to_wire(outcome("bob")), "worker": "tcp://127.0.0.1:1"}
+    runner = cluster.DaskRunner.__new__(cluster.DaskRunner)
+    runner.per_worker, runner.overheads = collections.Counter(), []
+    got = runner._outcome(Finished(), a_job(), time.monotonic(), 10)
+    assert got.student == "alice" and got.summary["status"] == "error" and not got.notebooks
+    assert "refused (the reply names another student" in got.summary["error"]
 
 
 def test_a_task_needs_only_the_standard_library_on_the_scheduler():
