@@ -54,5 +54,7 @@ if (REPO_ROOT / "autograder" / "__init__.py").is_file():
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
         "autograder.nbgrader_io.feedback_page.SubmissionFeedback",
     ]
+    # collect takes a submission's owner and time from the kernel: nobody submits in another's name or backdates.
+    c.ExchangeFactory.collect = "autograder.nbgrader_io.exchange_collect.OwnerCheckedCollect"
     # release_feedback finds hub students' secrets in submitted/ and skips LMS students, saying so.
     c.ExchangeFactory.release_feedback = "autograder.nbgrader_io.feedback_release.ReleaseFeedbackToEveryRoute"

@@ -11,7 +11,8 @@
 * ``lms_intake.py``: an LMS's bulk download into ``submitted/``, every notebook accounted for;
 * hooks that ``nbgrader_config.py`` installs into nbgrader itself: ``feedback_page.py``
   (``generate_feedback``: the whole trusted feedback on every page), ``feedback_release.py``
-  (``release_feedback`` for hub and LMS students) and ``plain_autograde.py`` (``nbgrader autograde``
+  (``release_feedback`` for hub and LMS students), ``exchange_collect.py`` (``collect`` taking a
+  submission's owner and time from the kernel) and ``plain_autograde.py`` (``nbgrader autograde``
   refused where it would replace trusted grades).
 
 Imports: nbgrader and nbformat, ``autograder.checks`` (parts, results, feedback text) and
