@@ -191,6 +191,23 @@ def test_memory_limit_turns_huge_allocations_into_memory_errors(started, level):
 
 
 @pytest.mark.parametrize("level", LEVELS[:2])
+def test_empty_files_in_the_scratch_tmp_stop_at_the_inode_limit(started, level):
+    """Empty files cost no bytes but kernel memory: a submission gets at most tmp_inodes of them."""
+    sandbox = started(level)
+    header = run(sandbox, "import os\n"
+                          "made = 0\n"
+                          "def count():\n"
+                          "    return made\n"
+                          "try:\n"
+                          "    for made in range(100_000):\n"
+                          "        open(f'/tmp/{made}', 'w').close()\n"
+                          "except OSError as error:\n"
+                          "    assert error.errno == 28, error\n")
+    assert header.get("ok"), header
+    assert 0 < call(sandbox, "count")[1] <= sandbox_module.Limits().tmp_inodes
+
+
+@pytest.mark.parametrize("level", LEVELS[:2])
 def test_nothing_the_submission_starts_outlives_its_sandbox(started, level):
     sandbox = started(level)
     header = run(sandbox, "import os, subprocess, time\n"

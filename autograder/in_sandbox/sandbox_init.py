@@ -198,13 +198,14 @@ def set_limits(limits):
 def build_root(config):
     root = config["root"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
-    mount("tmpfs", root, "tmpfs", MS_NOSUID, "size=16m,mode=755")
+    # nr_inodes bounds what empty files cost the host's kernel, which size= does not count.
+    mount("tmpfs", root, "tmpfs", MS_NOSUID, "size=16m,nr_inodes=4096,mode=755")
     # The scratch /tmp comes first: a course that itself lives under /tmp (a CI
     # clone, say) then has its exposed paths bind-mounted inside it instead of
     # being hidden by it.
     os.makedirs(root + "/tmp")
     mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={config['tmp_bytes']},mode=1777")
+          f"size={config['tmp_bytes']},nr_inodes={config['limits']['tmp_inodes']},mode=1777")
     for path in sorted(config["expose"], key=lambda p: p.count("/")):
         expose(path, root)
     for device in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"):

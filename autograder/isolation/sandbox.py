@@ -73,6 +73,9 @@ class Limits:
     nofile: int = 256                 # open files
     nproc: int = 8                    # processes and threads
     tmp_bytes: int = 64 << 20         # its scratch /tmp (namespaces and userns levels)
+    # Files and folders in that /tmp: each costs the host kernel memory that tmp_bytes does not count
+    # (millions of empty files would take gigabytes); a layer needs none.
+    tmp_inodes: int = 4096
 
 
 class SandboxError(Exception):
