@@ -215,3 +215,21 @@ def test_no_malformed_notebook_makes_the_trusted_side_raise():
                 assert any(f"{name}.ipynb: unreadable" in note for note in parsed.notes), what
             checked += 1
     assert checked > 1000
+
+
+def test_a_megabyte_answer_cell_is_not_parsed_in_the_grader_and_costs_little_memory():
+    """A list literal of 5 MB: parsed by the trusted side it took 2.4 GiB and 17 s; now its sandbox's business."""
+    import tracemalloc
+    notebook = nbformat.reads(release_bytes("convolution").decode(), as_version=4)
+    answer = cells.find_cell(notebook, "conv_forward_naive")
+    answer.source = "TABLE = [" + "0," * 2_500_000 + "]\n" + corpus.solution_answers(
+        REPO / "solutions" / "numpy_cnn")["conv_forward_naive"]
+    data = nbformat.writes(notebook).encode()
+    tracemalloc.start()
+    started = time.monotonic()
+    parsed = read_submission(SubmittedFolder("big", {"convolution": data}), RELEASE)
+    seconds, (_, peak) = time.monotonic() - started, tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert seconds < 10 and peak < 400 * 2**20, (seconds, peak)
+    program = parsed.programs["conv_forward_naive"]
+    assert any("TABLE = [" in source for _name, source in program.cells)    # still graded, in its sandbox
