@@ -737,8 +737,48 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
 # Hostile LMS downloads (python -m autograder intake)
 # ---------------------------------------------------------------------------
 # Each maps a file name of the bulk download to what it holds: NOTEBOOK (a solved release
-# notebook, filled in by the test) or raw bytes; a dict is a student's own zip of such entries.
+# notebook, filled in by the test), raw bytes, Zeros(n), a dict (a student's own zip of such
+# entries) or Crafted (a student's zip written byte by byte, carrying what no archiver writes on
+# request).  Every case but the first three has honest classmates beside one hostile upload: they
+# must all be collected, whatever the hostile one does.
 NOTEBOOK = object()
+RELEASE_NOTEBOOKS = ("convnet", "convolution", "max_pooling", "spatial_batchnorm")
+
+
+class Zeros:
+    """``size`` zero bytes, made when the download is built: deflate shrinks them about 1000 to 1."""
+    def __init__(self, size):
+        self.size = size
+
+
+class Crafted:
+    """A student's zip of ``entries``, deflated, then altered as ``how`` says: "deflated" (not
+    altered), "encrypted" (the
+    password flag a ZipCrypto archive carries), "deflate64" (method 9, which zipfile cannot read),
+    "bzip2" (method 12, compressed so),
+    "declares_3_gib" (each entry's expanded size in the directory), "declares_1000_bytes" (although
+    each expands to more), "20000_entries" or "20000_entries_counted_as_1" (empty extra entries; the
+    second's end record says there is one)."""
+    def __init__(self, how, entries):
+        self.how, self.entries = how, entries
+
+
+# Two honest students per system, by id, with the prefix the system writes for each.
+CLASSMATES = {
+    "canvas": {"102": "jonesbob_102_9002_", "103": "leecarol_LATE_103_9003_"},
+    "blackboard": {"bob": "numpy_cnn_bob_attempt_2026-11-30-10-00-00_",
+                   "carol": "numpy_cnn_carol_attempt_2026-11-30-11-00-00_"},
+    "moodle": {"502": "Bob Jones_502_assignsubmission_file_/", "503": "Carol Lee_503_assignsubmission_file_"},
+}
+
+
+def _one_hostile(lms, entries):
+    """``entries`` beside the full uploads of ``lms``'s two honest classmates."""
+    honest = {f"{prefix}{name}.ipynb": NOTEBOOK for prefix in CLASSMATES[lms].values() for name in RELEASE_NOTEBOOKS}
+    return (lms, {**honest, **entries})
+
+
+_FULL_ZIP = {f"numpy_cnn/{name}.ipynb": NOTEBOOK for name in RELEASE_NOTEBOOKS}
 HOSTILE_LMS = {
     # A Blackboard "username" that is a path: its folder would land outside submitted/.
     "student_id_is_a_path": ("blackboard", {
@@ -751,4 +791,47 @@ HOSTILE_LMS = {
     # A zip in a zip in a zip: opened two levels deep, no further.
     "zips_all_the_way_down": ("canvas", {
         "smithalice_101_9001_outer.zip": {"middle.zip": {"inner.zip": {"convolution.ipynb": NOTEBOOK}}}}),
+    # Mallory names her file after bob's attempt, a day later: read right to left, bob's folder got
+    # her notebook as his latest attempt, and his own work became "an earlier attempt".
+    "blackboard_second_attempt_group": _one_hostile("blackboard", {
+        "numpy_cnn_mallory_attempt_2026-11-30-12-00-00_numpy_cnn_bob_attempt_2026-12-01-09-00-00_convolution.ipynb":
+            NOTEBOOK}),
+    # The same with Moodle's participant group, glued to the file's name and as a folder of her own.
+    "moodle_second_participant_group": _one_hostile("moodle", {
+        "Mallory Evil_504_assignsubmission_file_x_502_assignsubmission_file_convolution.ipynb": NOTEBOOK,
+        "Mallory Evil_504_assignsubmission_file_/Bob Jones_502_assignsubmission_file_/max_pooling.ipynb": NOTEBOOK}),
+    # A display name that smuggles bob's id past Canvas's own clean-up ("evil_102 _" loses its
+    # space after Canvas collapsed "_<digits>_"): the first group Canvas seems to write is bob's.
+    "canvas_name_smuggles_an_id": _one_hostile("canvas", {"evil_102_104_9104_convolution.ipynb": NOTEBOOK}),
+    # A zip entry named as a classmate's upload.
+    "zip_entry_named_as_a_classmate": _one_hostile("canvas", {
+        "evilmallory_104_9104_numpy_cnn.zip": {"jonesbob_102_9002_convolution.ipynb": NOTEBOOK}}),
+    # A file name that would print a forged report line for bob, and text that reverses on screen.
+    "control_characters_in_a_name": _one_hostile("canvas", {
+        "evilmallory_104_9104_x\n102: convolution.ipynb <- forged; written\u202e.ipynb": NOTEBOOK}),
+    # Blackboard usernames that differ only in case: one folder on a case-insensitive disk.
+    "usernames_differ_in_case": ("blackboard", {
+        "numpy_cnn_Alice_attempt_2026-11-30-14-05-33_convolution.ipynb": NOTEBOOK,
+        "numpy_cnn_alice_attempt_2026-11-30-14-05-33_convolution.ipynb": NOTEBOOK,
+        "numpy_cnn_bob_attempt_2026-11-30-10-00-00_convolution.ipynb": NOTEBOOK}),
+    # One upload that zipfile raises on, among honest classmates: each stopped the whole intake.
+    "encrypted_zip": _one_hostile("canvas", {"evilmallory_104_9104_numpy_cnn.zip": Crafted("encrypted", _FULL_ZIP)}),
+    "deflate64_zip": _one_hostile("canvas", {"evilmallory_104_9104_numpy_cnn.zip": Crafted("deflate64", _FULL_ZIP)}),
+    # bzip2 is readable, but zipfile inflates it with no output limit: refused like Deflate64.
+    "bzip2_zip": _one_hostile("canvas", {"evilmallory_104_9104_numpy_cnn.zip": Crafted("bzip2", _FULL_ZIP)}),
+    "encrypted_loose_notebook": _one_hostile("canvas", {
+        "evilmallory_104_9104_numpy_cnn.zip": {"work.zip": Crafted("encrypted", {"convolution.ipynb": NOTEBOOK})}}),
+    # Bomb shapes: a directory that declares gigabytes, one that declares 1000 bytes of 64 MiB, ten
+    # "zips" of 64 MiB of zeros each (honestly declared: 640 MiB from a 640 KiB upload), and
+    # 20,000 entries, counted honestly or as one.
+    "declares_gigabytes": _one_hostile("canvas", {
+        "evilmallory_104_9104_numpy_cnn.zip": Crafted("declares_3_gib", {"convolution.ipynb": Zeros(2**20)})}),
+    "directory_lies_small": _one_hostile("canvas", {
+        "evilmallory_104_9104_numpy_cnn.zip": Crafted("declares_1000_bytes", {"convolution.ipynb": Zeros(64 * 2**20)})}),
+    "expands_past_the_budget": _one_hostile("canvas", {
+        "evilmallory_104_9104_numpy_cnn.zip": Crafted("deflated", {f"part{i}.zip": Zeros(64 * 2**20) for i in range(10)})}),
+    "twenty_thousand_entries": _one_hostile("canvas", {
+        "evilmallory_104_9104_numpy_cnn.zip": Crafted("20000_entries", _FULL_ZIP)}),
+    "entry_count_lies": _one_hostile("canvas", {
+        "evilmallory_104_9104_numpy_cnn.zip": Crafted("20000_entries_counted_as_1", _FULL_ZIP)}),
 }

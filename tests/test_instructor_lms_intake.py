@@ -6,13 +6,19 @@ attempts, a notebook in two places, files that are not notebooks.  Every student
 hold exactly the release's notebooks (the right version of each) and the submission time in UTC,
 and every notebook not taken must be named in the report.  The slow test grades what was collected.
 """
+import bz2
 import contextlib
 import csv
+import functools
 import io
 import os
+import struct
 import subprocess
 import sys
+import time
+import tracemalloc
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,15 +211,63 @@ def test_what_the_intake_collected_is_graded_and_the_missing_notebooks_are_named
 
 
 def hostile_zip(entries):
-    """A zip of ``entries`` from ``corpus.HOSTILE_LMS``: NOTEBOOK becomes a solved notebook, a dict a zip."""
-    built = {}
-    for path, value in entries.items():
-        if value is corpus.NOTEBOOK:
-            value = notebook_bytes(notebook_name(path), SOLVED)
-        elif isinstance(value, dict):
-            value = hostile_zip(value)
-        built[path] = value
-    return zip_bytes(built)
+    """A zip of ``entries`` from ``corpus.HOSTILE_LMS``, each value resolved by :func:`hostile_bytes`."""
+    return zip_bytes({path: hostile_bytes(path, value) for path, value in entries.items()})
+
+
+def hostile_bytes(path, value):
+    """NOTEBOOK becomes a solved notebook, Zeros its zero bytes, a dict a zip, Crafted a crafted zip."""
+    if value is corpus.NOTEBOOK:                  # marked with its own path: whose it is shows in any folder
+        return notebook_bytes(notebook_name(path), SOLVED, marker=ascii(path))
+    if isinstance(value, corpus.Zeros):
+        return bytes(value.size)
+    if isinstance(value, dict):
+        return hostile_zip(value)
+    if isinstance(value, corpus.Crafted):
+        return crafted_zip(value.how, {name: inner if isinstance(inner, corpus.Zeros) else hostile_bytes(name, inner)
+                                       for name, inner in value.entries.items()})
+    return value
+
+
+DOS_TIME, DOS_DATE = (9 << 11) | (15 << 5) | 21, ((2026 - 1980) << 9) | (11 << 5) | 30   # 2026-11-30 09:15:42
+
+
+@functools.lru_cache(maxsize=None)
+def deflated_zeros(size):
+    """(raw deflate of ``size`` zero bytes, their CRC): made once, however many entries hold them."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    chunk, packed, crc = bytes(2**20), [], 0
+    for start in range(0, size, len(chunk)):
+        piece = chunk[:min(len(chunk), size - start)]
+        packed.append(packer.compress(piece))
+        crc = zlib.crc32(piece, crc)
+    return b"".join(packed) + packer.flush(), crc
+
+
+def deflated(data):
+    if isinstance(data, corpus.Zeros):
+        return (*deflated_zeros(data.size), data.size)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush(), zlib.crc32(data), len(data)
+
+
+def crafted_zip(how, entries):
+    """A zip of ``entries`` written field by field (see ``corpus.Crafted`` for ``how``)."""
+    if how.startswith("20000_entries"):
+        entries = {**entries, **{f"padding/{i}.txt": b"" for i in range(20000)}}
+    flags, method = (0x1 if how == "encrypted" else 0), {"deflate64": 9, "bzip2": 12}.get(how, zipfile.ZIP_DEFLATED)
+    local, directory = io.BytesIO(), io.BytesIO()
+    for name, data in entries.items():
+        packed, crc, size = deflated(data) if how != "bzip2" else (bz2.compress(data), zlib.crc32(data), len(data))
+        size = {"declares_3_gib": 3 * 2**30, "declares_1000_bytes": 1000}.get(how, size)
+        fields = struct.pack("<HHHHIII", flags, method, DOS_TIME, DOS_DATE, crc, len(packed), size)
+        encoded, offset = name.encode("utf-8"), local.tell()
+        local.write(b"PK\x03\x04" + struct.pack("<H", 20) + fields + struct.pack("<HH", len(encoded), 0) + encoded + packed)
+        directory.write(b"PK\x01\x02" + struct.pack("<HH", 20, 20) + fields
+                        + struct.pack("<HHHHHII", len(encoded), 0, 0, 0, 0, 0, offset) + encoded)
+    count = 1 if how.endswith("counted_as_1") else len(entries)
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, count, count, directory.tell(), local.tell(), 0)
+    return local.getvalue() + directory.getvalue() + end
 
 
 def notebook_name(path):
@@ -246,18 +300,18 @@ def test_zips_are_opened_two_levels_deep_and_a_deeper_one_is_named(course, tmp_p
     download = tmp_path / "canvas.zip"
     download.write_bytes(hostile_zip(entries))
     done = run_intake(course, download, lms)
-    assert "outer.zip/middle.zip/inner.zip (not a notebook)" in report_for(done, "101")
+    assert "outer.zip/middle.zip/inner.zip (a zip nested more than 2 deep, not opened" in report_for(done, "101")
     assert "nothing written" in report_for(done, "101") and done.returncode == 1
 
 
-def test_a_huge_upload_is_left_out_with_its_size_not_read(course, tmp_path):
-    from autograder.nbgrader_io.lms_intake import MAX_UPLOAD_BYTES
+def test_a_huge_notebook_is_left_out_with_its_size_not_read(course, tmp_path):
     download = tmp_path / "canvas.zip"
     with zipfile.ZipFile(download, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("smithalice_101_9001_convolution.ipynb", b"0" * (MAX_UPLOAD_BYTES + 1))
+        archive.writestr("smithalice_101_9001_convolution.ipynb", b"0" * (cells.MAX_NOTEBOOK_BYTES + 1))
         archive.writestr("smithalice_101_9001_max_pooling.ipynb", notebook_bytes("max_pooling", SOLVED))
     done = run_intake(course, download, "canvas")
-    assert "convolution.ipynb (empty, or over 200 MiB)" in report_for(done, "101")
+    assert "convolution.ipynb (50 MiB expanded, over the notebook limit of 50 MiB: clear its outputs)" in \
+        report_for(done, "101")
     assert sorted(submitted(course, "101")) == ["max_pooling.ipynb", "timestamp.txt"]
 
 
@@ -269,3 +323,105 @@ def test_a_link_in_an_unpacked_download_is_never_followed(course, tmp_path):
     done = run_intake(course, folder, "canvas")
     assert sorted(submitted(course, "101")) == ["max_pooling.ipynb", "timestamp.txt"]
     assert "MISSING " in report_for(done, "101") and "convolution.ipynb" in report_for(done, "101")
+
+
+def hostile_intake(course, tmp_path, case):
+    """``python -m autograder intake`` of ``corpus.HOSTILE_LMS[case]``, with its peak traced memory and time."""
+    lms, entries = corpus.HOSTILE_LMS[case]
+    download = tmp_path / f"{case}.zip"
+    download.write_bytes(hostile_zip(entries))
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        done = run_intake(course, download, lms)
+        done.seconds, done.peak = time.perf_counter() - started, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return lms, done
+
+
+def assert_classmates_collected(course, done, lms):
+    """Each honest classmate's folder holds exactly their own notebooks, and their line says written."""
+    for student, prefix in corpus.CLASSMATES[lms].items():
+        files = submitted(course, student)
+        assert sorted(files) == sorted(f"{name}.ipynb" for name in RELEASE) + ["timestamp.txt"], done.stdout
+        for name in RELEASE:
+            assert files[f"{name}.ipynb"] == notebook_bytes(name, SOLVED, marker=ascii(f"{prefix}{name}.ipynb"))
+        assert report_for(done, student).endswith("; written") and "left out" not in report_for(done, student)
+    assert "Traceback" not in done.stderr and done.returncode == 1
+
+
+# (case, whose line, what it says): one hostile upload each, beside two honest classmates.
+HOSTILE_UPLOADS = [
+    ("blackboard_second_attempt_group", "mallory", "reads as another student's upload (bob)"),
+    ("moodle_second_participant_group", "504", "Mallory Evil_504_assignsubmission_file_x_502_assignsubmission_file_"
+                                               "convolution.ipynb (the student's own name for it reads as another "
+                                               "student's upload (502)"),
+    ("moodle_second_participant_group", "504", "/Bob Jones_502_assignsubmission_file_/max_pooling.ipynb (the student's "
+                                               "own name for it reads as another student's upload (502)"),
+    ("canvas_name_smuggles_an_id", "(no student)", "evil_102_104_9104_convolution.ipynb (its name reads as the "
+                                                   "upload of students 102, 104"),
+    ("zip_entry_named_as_a_classmate", "104", "numpy_cnn.zip/jonesbob_102_9002_convolution.ipynb (the student's own "
+                                              "name for it reads as another student's upload (102)"),
+    ("encrypted_zip", "104", "numpy_cnn.zip/numpy_cnn/convolution.ipynb (encrypted with a password: upload it "
+                             "without one)"),
+    ("encrypted_loose_notebook", "104", "work.zip/convolution.ipynb (encrypted with a password"),
+    ("deflate64_zip", "104", "convnet.ipynb (compressed with Deflate64, which the intake does not read: zip it "
+                             "again with ordinary Deflate"),
+    ("bzip2_zip", "104", "convnet.ipynb (compressed with bzip2, which the intake does not read"),
+    ("declares_gigabytes", "104", "convolution.ipynb (3072 MiB expanded, over the notebook limit of 50 MiB"),
+    ("directory_lies_small", "104", "convolution.ipynb (damaged: not a readable zip, or its data fails the zip's "
+                                    "checksum"),
+    ("expands_past_the_budget", "104", "part3.zip (64 MiB expanded, over the 7 MiB left of the upload's 200 MiB"),
+    ("twenty_thousand_entries", "104", "numpy_cnn.zip (a zip of 20004 entries, over the 10000 left of the upload's "
+                                       "10000: zip only the notebooks)"),
+    ("entry_count_lies", "104", "numpy_cnn.zip (a zip of 20003 entries, over the 9999 left of the upload's 10000"),
+]
+
+
+@pytest.mark.parametrize("case, student, says", HOSTILE_UPLOADS, ids=lambda value: str(value)[:40])
+def test_one_hostile_upload_is_left_out_for_its_student_and_every_classmate_is_collected(course, tmp_path,
+                                                                                         case, student, says):
+    lms, done = hostile_intake(course, tmp_path, case)
+    assert says in report_for(done, student), done.stdout
+    assert_classmates_collected(course, done, lms)
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == sorted(corpus.CLASSMATES[lms])
+
+
+def test_a_later_attempt_named_inside_a_file_name_does_not_replace_the_students_own(course, tmp_path):
+    lms, done = hostile_intake(course, tmp_path, "blackboard_second_attempt_group")
+    assert submitted(course, "bob")["timestamp.txt"] == b"2026-11-30 09:00:00.000000 UTC\n"
+    assert "earlier attempt" not in done.stdout
+
+
+@pytest.mark.parametrize("case", ["directory_lies_small", "expands_past_the_budget", "declares_gigabytes",
+                                  "twenty_thousand_entries", "entry_count_lies"])
+def test_bomb_shaped_uploads_cost_bounded_time_and_memory(course, tmp_path, case):
+    _lms, done = hostile_intake(course, tmp_path, case)
+    # The largest read is one 64 MiB entry; inflating it holds about twice that for a moment (measured:
+    # 129 MiB peak, 1.7 s; the others under 13 MiB and 3 s, tracing included).
+    assert done.peak < 3 * 64 * 2**20 and done.seconds < 20, (done.peak / 2**20, done.seconds)
+
+
+def test_a_file_name_cannot_forge_a_report_line_or_reverse_one(course, tmp_path):
+    _lms, done = hostile_intake(course, tmp_path, "control_characters_in_a_name")
+    lines = done.stdout.splitlines()
+    assert all(line.startswith(("102,", "103,", "104", "(no student)", "collected ")) for line in lines), lines
+    assert "\u202e" not in done.stdout and "x\\n102: convolution.ipynb <- forged; written\\u202e.ipynb" in done.stdout
+
+
+def test_ids_that_differ_only_in_case_are_both_refused(course, tmp_path):
+    _lms, done = hostile_intake(course, tmp_path, "usernames_differ_in_case")
+    for student in ("Alice", "alice"):
+        assert "differs from this one only in case" in report_for(done, f"{student}:")
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["bob"]
+
+
+def test_a_damaged_bulk_download_is_one_clear_error(course, tmp_path):
+    download = canvas_download(tmp_path / "canvas.zip")
+    data = download.read_bytes()
+    last = data.rindex(b"PK\x01\x02")                               # the directory's last entry, unsigned
+    download.write_bytes(data[:last] + b"XXXX" + data[last + 4:])
+    done = run_intake(course, download, "canvas")
+    assert done.returncode == 2 and "is not a readable zip" in done.stderr and "Traceback" not in done.stderr
+    assert not (course / "submitted").exists()

@@ -14,7 +14,7 @@ place is reported by name, never graded 0 in silence.
 
 The file names each system uses (the bulk "Download submissions"):
 
-* Canvas: ``<name>_[LATE_]<user id>_<submission id>_<file>``;
+* Canvas: ``<name>_[LATE_]<user id>_<attachment id>_<file>``;
 * Blackboard: ``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>`` (and a
   ``.txt`` receipt per attempt), every attempt of a student in the same download;
 * Moodle: ``<full name>_<participant id>_assignsubmission_file_/<file>`` (a folder per
@@ -26,52 +26,50 @@ seconds only, so that time may be one second early).  Both are the LMS's local
 time, hence ``--timezone``.  Of several attempts the latest is taken.  A
 student already collected is kept as is, unless ``--update`` is given and this
 download is newer.
+
+What is trusted, and what is not (students choose their files' names and contents, and some
+choose their display names):
+
+* Whose upload a file is, and its attempt's time, come only from the part of its name the LMS
+  writes, read left to right and anchored to the layout (:mod:`.lms_names`): a student's own
+  file name, whatever separators or other students' ids it holds, is opaque.  A name that reads
+  as two students' uploads, or a file inside an upload (a Moodle subfolder, a zip entry) named as
+  another student's, is left out with a line saying so: for the student whose upload it is when
+  the LMS's part says so for certain, else under "(no student)".  Two ids that differ only in
+  case are both refused (they would share a folder on a case-insensitive disk).
+* Each student's upload is read in a guarded step within one budget (:mod:`.upload_zips`):
+  200 MiB expanded and 10,000 zip entries for all its levels together, 50 MiB per notebook,
+  zips opened two levels deep, every size checked from the zip's directory before a byte is
+  read and every read bounded.  An encrypted, Deflate64, damaged or bomb-shaped upload, or
+  anything else that fails, is "left out (why)" for that student alone; every classmate is
+  collected and reported.  The bulk download has a budget of its own (50,000 files, 64 GiB
+  declared); over it, or unreadable, the intake stops before any student with what to do.
+* Names are printed through :func:`.lms_names.shown` (control characters escaped, long names
+  cut), so a file name cannot forge a report line; reasons name a failure, never file content.
+* Only the newest file for each release notebook is read (each at most once), and nothing is
+  kept in memory past its student's folder.
 """
 import dataclasses
 import datetime
-import io
 import os
 import re
 import shutil
 import tempfile
-import zipfile
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nbgrader.utils import parse_utc
 
-from .cells import MAX_NOTEBOOK_BYTES
+from .lms_names import ATTEMPT_FORMAT, LAYOUTS, name_reader, shown
+from .upload_zips import MAX_UPLOAD_BYTES, IntakeError, Upload, opened_download, reason_for  # noqa: F401
 
-# A student's upload is a few notebooks; a file this large is refused rather than read into memory.
-MAX_UPLOAD_BYTES = 4 * MAX_NOTEBOOK_BYTES
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"      # what nbgrader itself writes in timestamp.txt
-# A student id becomes a folder name under submitted/: never "..", a slash or anything a shell would mangle.
-STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
-
-LAYOUTS = {
-    "canvas": re.compile(r"(?P<name>[^_/]+)_(?:LATE_)?(?P<student>\d+)_\d+_(?P<file>[^/]+)"),
-    "blackboard": re.compile(r"(?P<assignment>[^/]+)_(?P<student>[^_/]+)_attempt_"
-                             r"(?P<attempt>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)(?:_(?P<file>[^/]+)|\.txt)"),
-    "moodle": re.compile(r"(?P<name>[^/]+)_(?P<student>\d+)_assignsubmission_(?:file|onlinetext)_/?(?P<file>.*)"),
-}
-
-
-class IntakeError(Exception):
-    """The download or the options cannot be read as asked."""
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """One file of the download (or of a zip a student uploaded), read into memory."""
-    path: str                        # inside the download, "/"-separated
-    data: bytes
-    modified: datetime.datetime      # naive: the LMS's local time
-    uploaded_as: str = ""            # the name the student gave it, where the LMS prefixed it
-
-    @property
-    def name(self):
-        return self.uploaded_as or PurePosixPath(self.path).name
+# A browser's " (1)" and Canvas's "-1" on a file uploaded again.
+COPY_SUFFIX = re.compile(r"(?: \([0-9]+\)|-[0-9]+)$")
 
 
 @dataclass
@@ -92,17 +90,34 @@ class StudentIntake:
 
 def intake(course_submitted, assignment, download, lms, zone_name, release_names, update=False):
     """Collect ``download`` into ``course_submitted/<student>/<assignment>/``; one :class:`StudentIntake` each."""
-    zone, layout = _zone(zone_name), _layout(lms)
-    results = []
-    for student, files in sorted(_by_student(read_download(download), layout).items()):
-        result, chosen = _latest_attempt(student, files, layout, zone)
-        _match_notebooks(result, expand_uploads(chosen, result), release_names)
-        if result.found:
-            result.written = _write(Path(course_submitted) / student / assignment, result, update)
-        else:
-            result.written = "nothing written: no notebook of the release in the upload"
-        results.append(result)
-    return results
+    zone = _zone(zone_name)
+    _layout(lms)
+    with opened_download(download) as files:
+        reader = name_reader(lms, [stored.path for stored in files])
+        students = _by_student(files, reader, lms)
+        return [_collect(student, pairs, reader, zone, release_names,
+                         Path(course_submitted) / student / assignment, update)
+                for student, pairs in sorted(students.items())]
+
+
+def _collect(student, pairs, reader, zone, release_names, folder, update):
+    """One student's intake, in one guarded step: whatever their upload does shows on their line only."""
+    result, chosen = _latest_attempt(student, pairs, zone)
+    if not student:
+        return result
+    try:
+        upload = Upload(chosen, partial(reader.other_student, owner=student))
+        _match_notebooks(result, upload, release_names)
+    except Exception as error:      # a failure no file's own guard caught is still this student's alone
+        result.found.clear()
+        result.missing = list(release_names)
+        result.left_out.append(f"the whole upload ({reason_for(error)})")
+    if not result.found:
+        result.written = "nothing written: no notebook of the release in the upload"
+        return result
+    result.written = _write(folder, result, update)
+    result.found = {name: dataclasses.replace(stored, data=b"") for name, stored in result.found.items()}
+    return result
 
 
 def _zone(name):
@@ -119,119 +134,86 @@ def _layout(lms):
     return LAYOUTS[lms]
 
 
-def read_download(download):
-    """Every regular file of the bulk download (a zip or a folder), as :class:`StoredFile`."""
-    download = Path(download)
-    if download.is_dir():
-        return [_stored_file(path, download) for path in sorted(download.rglob("*"))
-                if path.is_file() and not path.is_symlink()]
-    if zipfile.is_zipfile(download):
-        with zipfile.ZipFile(download) as archive:
-            return list(_zip_entries(archive, ""))
-    raise IntakeError(f"{download} is neither a folder nor a zip file: give the LMS's bulk download")
-
-
-def _stored_file(path, base):
-    if path.stat().st_size > MAX_UPLOAD_BYTES:
-        return StoredFile(path.relative_to(base).as_posix(), b"", datetime.datetime.min)
-    modified = datetime.datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
-    return StoredFile(path.relative_to(base).as_posix(), path.read_bytes(), modified)
-
-
-def _zip_entries(archive, prefix):
-    for info in archive.infolist():
-        if info.is_dir():
-            continue
-        data = archive.read(info) if info.file_size <= MAX_UPLOAD_BYTES else b""
-        yield StoredFile(prefix + info.filename, data, datetime.datetime(*info.date_time))
-
-
-def _by_student(files, layout):
-    """``{student: [StoredFile]}``; a file no student's name pattern fits goes under ``""``."""
+def _by_student(files, reader, lms):
+    """``{student: [(StoredFile, NameReading)]}``; a file no student can be named for goes under ``""``."""
     students = {}
     for stored in files:
-        match = layout.fullmatch(stored.path)
-        student = match.group("student") if match else ""
-        students.setdefault(student if STUDENT_ID.fullmatch(student) else "", []).append(stored)
-    if "" in students and len(students) == 1:
-        raise IntakeError("no file of the download is named the way this LMS names submissions; "
-                          f"check --lms (first file: {files[0].path if files else 'none'})")
+        reading = reader.read(stored.path)
+        students.setdefault(reading.student, []).append((stored, reading))
+    if set(students) <= {""}:
+        first = f"{shown(files[0].path)}: {students[''][0][1].refused}" if files else "the download holds no file"
+        raise IntakeError(f"no file of the download names a student the way {lms} does; check --lms ({first})")
+    return _refuse_case_collisions(students)
+
+
+def _refuse_case_collisions(students):
+    """Ids that differ only in case would share one folder on a case-insensitive disk: refuse each."""
+    folded = Counter(student.casefold() for student in students if student)
+    for student, pairs in students.items():
+        if student and folded[student.casefold()] > 1:
+            reason = "another student's id differs from this one only in case: collect both by hand"
+            students[student] = [(stored, dataclasses.replace(reading, refused=reason)) for stored, reading in pairs]
     return students
 
 
-def _latest_attempt(student, files, layout, zone):
+def _latest_attempt(student, pairs, zone):
     """The student's files of the latest attempt (Blackboard keeps every attempt), and its time."""
     result = StudentIntake(student or "(no student)")
-    if not student:
-        result.left_out = [f"{f.path} (not named like a submission of this LMS, or no usable student id)"
-                           for f in files]
+    usable = []
+    for stored, reading in pairs:
+        if reading.refused:
+            result.left_out.append(f"{shown(stored.path)} ({reading.refused})")
+        else:
+            usable.append((stored, reading))
+    if not usable:
         return result, []
     attempts = {}
-    for stored in files:
-        attempt = layout.fullmatch(stored.path).groupdict().get("attempt")
-        attempts.setdefault(attempt, []).append(stored)
-    latest = max(attempts, key=lambda a: a or "")
+    for stored, reading in usable:
+        attempts.setdefault(reading.attempt, []).append((stored, reading))
+    latest = max(attempts)
+    for older in sorted(set(attempts) - {latest}):
+        result.left_out += [f"{shown(stored.path)} (an earlier attempt)" for stored, _ in attempts[older]]
     chosen = attempts[latest]
-    for older in sorted(set(attempts) - {latest}, key=lambda a: a or ""):
-        result.left_out += [f"{f.path} (an earlier attempt)" for f in attempts[older]]
     if latest:
-        local, result.time_source = datetime.datetime.strptime(latest, "%Y-%m-%d-%H-%M-%S"), "the file name"
+        local, result.time_source = datetime.datetime.strptime(latest, ATTEMPT_FORMAT), "the file name"
     else:
-        local, result.time_source = max(f.modified for f in chosen), "the download's file time"
+        local, result.time_source = max(stored.modified for stored, _ in chosen), "the download's file time"
     result.submitted_at = local.replace(tzinfo=zone)
-    uploaded = [(f, layout.fullmatch(f.path).group("file")) for f in chosen]
-    return result, [dataclasses.replace(f, uploaded_as=PurePosixPath(name).name) for f, name in uploaded if name]
+    return result, [dataclasses.replace(stored, uploaded_as=reading.uploaded_as)
+                    for stored, reading in chosen if reading.uploaded_as]
 
 
-def expand_uploads(files, result):
-    """The notebooks among a student's uploaded files, zips opened (one zip inside another too)."""
-    notebooks = []
-    for stored in files:
-        notebooks += _notebooks_in(stored, result, depth=0)
-    return notebooks
+def release_name(file_name, release_names):
+    """The release notebook ``file_name`` stands for, or "": case, Unicode form and the suffixes
+    of a copy uploaded again (`` (1)``, ``-1``) ignored."""
+    if not file_name.lower().endswith(".ipynb"):
+        return ""
+    stem = _folded(PurePosixPath(file_name).name[:-len(".ipynb")])
+    wanted = {_folded(name): name for name in release_names}
+    return wanted.get(stem) or wanted.get(_folded(COPY_SUFFIX.sub("", stem))) or ""
 
 
-def _notebooks_in(stored, result, depth):
-    name = stored.name
-    if "__MACOSX" in stored.path.split("/") or name.startswith("."):
-        return []                     # an archiver's metadata, not the student's work
-    if not stored.data:
-        result.left_out.append(f"{stored.path} (empty, or over {MAX_UPLOAD_BYTES // 2**20} MiB)")
-        return []
-    if name.lower().endswith(".ipynb"):
-        return [stored]
-    if name.lower().endswith(".zip") and depth < 2:
-        try:
-            with zipfile.ZipFile(io.BytesIO(stored.data)) as archive:
-                return [nb for inner in _zip_entries(archive, stored.path + "/")
-                        for nb in _notebooks_in(inner, result, depth + 1)]
-        except zipfile.BadZipFile:
-            result.left_out.append(f"{stored.path} (not a readable zip)")
-            return []
-    result.left_out.append(f"{stored.path} (not a notebook)")
-    return []
+def _folded(text):
+    return unicodedata.normalize("NFKC", text).strip().casefold()
 
 
-def notebook_key(file_name):
-    """The release name a file name stands for: case, `` (1)`` and ``-1`` copies' suffixes ignored."""
-    stem = PurePosixPath(file_name).name[:-len(".ipynb")]
-    return re.sub(r"(?: \(\d+\)|-\d+)$", "", stem).strip().lower()
-
-
-def _match_notebooks(result, notebooks, release_names):
-    """Fill ``result.found`` (the newest file for each release name), ``missing`` and ``left_out``."""
-    wanted = {name.lower(): name for name in release_names}
+def _match_notebooks(result, upload, release_names):
+    """Fill ``found`` (the newest readable file for each release name), ``missing`` and ``left_out``."""
     candidates = {}
-    for stored in notebooks:
-        key = notebook_key(stored.name)
-        if key in wanted:
-            candidates.setdefault(wanted[key], []).append(stored)
+    for stored in upload.notebooks:
+        name = release_name(stored.name, release_names)
+        if name:
+            candidates.setdefault(name, []).append(stored)
         else:
-            result.left_out.append(f"{stored.path} (not a notebook of the release)")
-    for name, found in candidates.items():
+            upload.leave_out(stored, "not a notebook of the release")
+    for name, found in sorted(candidates.items()):
         found.sort(key=lambda f: (f.modified, f.path), reverse=True)
-        result.found[name] = found[0]
-        result.left_out += [f"{f.path} (another {name}.ipynb, older)" for f in found[1:]]
+        for stored in found:
+            if name in result.found:
+                upload.leave_out(stored, f"another {name}.ipynb, older")
+            elif (data := upload.read_notebook(stored)) is not None:
+                result.found[name] = dataclasses.replace(stored, data=data)
+    result.left_out += upload.left_out
     result.missing = [name for name in release_names if name not in result.found]
 
 
@@ -269,7 +251,7 @@ def report_line(result):
     """One line per student: where each notebook came from, what is missing and what was left out."""
     when = (f", submitted {result.submitted_at:%Y-%m-%d %H:%M:%S %Z} (from {result.time_source})"
             if result.submitted_at else "")
-    found = ", ".join(f"{name}.ipynb <- {stored.path}" for name, stored in sorted(result.found.items()))
+    found = ", ".join(f"{name}.ipynb <- {shown(stored.path)}" for name, stored in sorted(result.found.items()))
     line = f"{result.student}{when}: {found or 'no notebook'}"
     if result.missing:
         line += f"; MISSING {', '.join(f'{name}.ipynb' for name in result.missing)} (its parts score 0, and its feedback says why)"

@@ -1,0 +1,196 @@
+"""Who uploaded a file of an LMS bulk download, read only from the part of its name the LMS writes.
+
+Each system writes a prefix of its own in front of the name the student gave the file:
+
+* Canvas: ``<name>_[LATE_]<user id>_<attachment id>_<file>``, every file at the top of the zip.
+  ``<name>`` is the student's sortable name, lowercased and stripped to word characters.  Canvas
+  collapses ``_<digits>_`` in it, but a student who may edit their own name can still smuggle one
+  in (a character Canvas strips after that step: ``evil_102 _``), so the name may be the student's.
+* Blackboard: ``<title>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>``, or ``.txt`` instead of
+  ``_<file>`` for the attempt's receipt.  The title is the LMS's (it may differ from nbgrader's
+  assignment name) and heads every file of one download; usernames are the institution's.
+* Moodle: ``<full name>_<participant id>_assignsubmission_<file|onlinetext>_`` followed by ``/``
+  (a folder per student) or glued to the file's name.  Moodle turns ``_`` in full names into
+  spaces, so the first ``_`` of the path ends the name.
+
+The rules, which make the prefix unsteerable by anything a student names:
+
+1. Read left to right, anchored to the layout: Canvas's first ``_[LATE_]<digits>_<digits>_`` group,
+   Blackboard's first ``_attempt_<date>`` with a well-formed date (the username is what lies between
+   the download's common title and it), Moodle's group at the first ``_``.  Everything after the
+   LMS's part is the student's own, opaque name for the file; ``[0-9]`` only, never Unicode digits.
+2. A name that reads as the upload of two different students is refused.  Canvas: another place
+   where the name splits as ``<lowercase name>_[LATE_]<id>_<id>_`` with another id, anywhere,
+   overlapping ones included; such a file is reported under "(no student)", since the part in
+   front of the first group may be the student's own.  Blackboard and Moodle: the student's part
+   (a folder inside Moodle's per-student folder included) carries another student's group; the
+   LMS's part is certain there, so the file is left out for the student who uploaded it.
+3. The same holds inside a student's zips: an entry named as another student's upload is left out
+   (:meth:`other_student`).
+4. A student id becomes a folder name (:data:`STUDENT_ID`), and :func:`shown` is how any name a
+   student chose is printed: control, format and separator characters escaped, long names cut.
+"""
+import datetime
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+# A student id becomes a folder name under submitted/: never "..", a slash or anything a shell would mangle.
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}", re.ASCII)
+ATTEMPT_FORMAT = "%Y-%m-%d-%H-%M-%S"
+NOT_LMS_NAMED = "not named like a submission of this LMS"
+# A name printed in the report is cut after this many characters: a file name cannot flood the line.
+SHOWN_CHARACTERS = 160
+
+
+@dataclass(frozen=True)
+class NameReading:
+    """What the LMS's part of one path says: whose upload it is, and for Blackboard which attempt."""
+    student: str = ""        # "" when no student can be named with certainty
+    attempt: str = ""        # Blackboard's "YYYY-MM-DD-HH-MM-SS", else ""
+    uploaded_as: str = ""    # the student's own name for the file; "" for a Blackboard receipt
+    refused: str = ""        # why the file is left out, when it is
+
+
+def shown(text):
+    """``text`` safe on one report line: control, format and line-separator characters escaped, cut."""
+    safe = "".join(ascii(ch)[1:-1] if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
+                   else ch for ch in text)
+    return safe[:SHOWN_CHARACTERS] + "..." if len(safe) > SHOWN_CHARACTERS else safe
+
+
+def _refused(student, reason):
+    """A refusal for ``student``, or for no one when that id could not be a folder name."""
+    return NameReading(student=student if STUDENT_ID.fullmatch(student) else "", refused=reason)
+
+
+def _checked_id(student, reading):
+    """``reading``, or a refusal when its student id cannot be a folder name."""
+    if not STUDENT_ID.fullmatch(student):
+        return _refused("", f"{NOT_LMS_NAMED}, or no usable student id")
+    return reading
+
+
+class Canvas:
+    """``<name>_[LATE_]<user id>_<attachment id>_<file>``, flat."""
+    # Zero width, so that finditer sees every split, overlapping ones too ("a_101_9001_1_x" has three).
+    GROUP = re.compile(r"(?=_(?:LATE_)?([0-9]+)_[0-9]+_[^/])", re.ASCII)
+    AT = re.compile(r"_(?:LATE_)?([0-9]+)_[0-9]+_([^/]+)", re.ASCII | re.DOTALL)
+    # What Canvas writes as a name: lowercased word characters (its sanitize_file_name).
+    NAME = re.compile(r"[^\W]+")
+
+    def read(self, path):
+        splits = self._splits(path)
+        if "/" in path or not splits:
+            return _refused("", NOT_LMS_NAMED)
+        first = self.AT.match(path, splits[0][0])
+        students = {first[1]} | {student for start, student in splits[1:] if self._is_name(path[:start])}
+        if len(students) > 1:
+            return _refused("", f"its name reads as the upload of students {', '.join(sorted(students))}: "
+                                "rename it by hand to the right student's <name>_<id>_<id>_ prefix")
+        return _checked_id(first[1], NameReading(first[1], uploaded_as=first[2]))
+
+    def other_student(self, text, owner):
+        """Another student's id that ``text`` (a name inside ``owner``'s upload) could be read as, or ""."""
+        return next((student for start, student in self._splits(text)
+                     if student != owner and self._is_name(text[:start].rpartition("/")[2])), "")
+
+    def _splits(self, text):
+        return [(m.start(), m[1]) for m in self.GROUP.finditer(text) if m.start() > 0]
+
+    def _is_name(self, text):
+        return bool(self.NAME.fullmatch(text)) and text == text.lower()
+
+
+class Blackboard:
+    """``<title>_<username>_attempt_<date>_<file>`` (``.txt`` for a receipt), flat; one title per download."""
+    ATTEMPT = re.compile(r"_attempt_([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})", re.ASCII)
+
+    def __init__(self, paths):
+        self.title = self._common_title(paths)
+
+    def read(self, path):
+        attempt = self._first_attempt(path)
+        if attempt is None or "/" in path:
+            return _refused("", NOT_LMS_NAMED)
+        prefix, after = path[:attempt.start()], path[attempt.end():]
+        if not (prefix.startswith(self.title + "_") and (after == ".txt" or after.startswith("_") and len(after) > 1)):
+            return _refused("", NOT_LMS_NAMED)
+        student, uploaded_as = prefix[len(self.title) + 1:], after[1:] if after != ".txt" else ""
+        other = self.other_student(uploaded_as, student)
+        if other:
+            return _refused(student, names_another(other))
+        return _checked_id(student, NameReading(student, attempt[1], uploaded_as))
+
+    def other_student(self, text, owner):
+        """Another student's username that an ``_attempt_<date>`` group in ``text`` names, or ""."""
+        for attempt in self._attempts(text):
+            named = self._username(text[:attempt.start()].rpartition("/")[2])
+            if named != owner:
+                return named or "(unnamed)"
+        return ""
+
+    def _username(self, prefix):
+        if self.title and prefix.startswith(self.title + "_"):
+            return prefix[len(self.title) + 1:]
+        return prefix.rpartition("_")[2]
+
+    def _attempts(self, text):
+        return (m for m in self.ATTEMPT.finditer(text) if _is_attempt_date(m[1]))
+
+    def _first_attempt(self, text):
+        return next(self._attempts(text), None)
+
+    def _common_title(self, paths):
+        """The longest ``_``-separated start that every file's LMS prefix shares, one token short of the
+        shortest: the title.  Prefixes differ, so usernames differ: no two students share a folder."""
+        prefixes = [path[:m.start()].split("_") for path in paths
+                    if "/" not in path and (m := self._first_attempt(path)) and "_" in path[:m.start()]]
+        if not prefixes:
+            return ""
+        common = os.path.commonprefix(prefixes)
+        return "_".join(common[:min(len(tokens) for tokens in prefixes) - 1])
+
+
+class Moodle:
+    """``<full name>_<participant id>_assignsubmission_<file|onlinetext>_`` then ``/<file>`` or ``<file>``."""
+    PREFIX = re.compile(r"([^_/]+)_([0-9]+)_assignsubmission_(?:file|onlinetext)_(.*)", re.ASCII | re.DOTALL)
+    GROUP = re.compile(r"_([0-9]+)_assignsubmission_(?:file|onlinetext)_", re.ASCII)
+
+    def read(self, path):
+        match = self.PREFIX.fullmatch(path)
+        if not match or not match[3].lstrip("/"):
+            return _refused("", NOT_LMS_NAMED)
+        student, uploaded = match[2], match[3].removeprefix("/")
+        other = self.other_student(uploaded, student)
+        if other:
+            return _refused(student, names_another(other))
+        return _checked_id(student, NameReading(student, uploaded_as=PurePosixPath(uploaded).name))
+
+    def other_student(self, text, owner):
+        """Another participant id that a Moodle group in ``text`` (any folder of it) names, or ""."""
+        return next((m[1] for m in self.GROUP.finditer(text) if m[1] != owner), "")
+
+
+def names_another(student):
+    return (f"the student's own name for it reads as another student's upload ({shown(student)}): left out "
+            "so that no file lands in another student's folder; check it by hand")
+
+
+def _is_attempt_date(text):
+    try:
+        datetime.datetime.strptime(text, ATTEMPT_FORMAT)
+    except ValueError:
+        return False
+    return True
+
+
+LAYOUTS = {"canvas": Canvas, "blackboard": Blackboard, "moodle": Moodle}
+
+
+def name_reader(lms, paths):
+    """The reader of this download's names (Blackboard's needs every path, to find the common title)."""
+    layout = LAYOUTS[lms]
+    return layout(paths) if layout is Blackboard else layout()
