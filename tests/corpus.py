@@ -803,6 +803,10 @@ HOSTILE_LMS = {
     # A display name that smuggles bob's id past Canvas's own clean-up ("evil_102 _" loses its
     # space after Canvas collapsed "_<digits>_"): the first group Canvas seems to write is bob's.
     "canvas_name_smuggles_an_id": _one_hostile("canvas", {"evil_102_104_9104_convolution.ipynb": NOTEBOOK}),
+    # The same behind a name whose letters Python and Ruby class differently (an NFD accent): a
+    # rule that trusted only the splits after a "Canvas-like" name let this one through.
+    "canvas_accented_name_smuggles_an_id": _one_hostile("canvas", {
+        "e\u0301vil_102_104_9104_convolution.ipynb": NOTEBOOK}),
     # A zip entry named as a classmate's upload.
     "zip_entry_named_as_a_classmate": _one_hostile("canvas", {
         "evilmallory_104_9104_numpy_cnn.zip": {"jonesbob_102_9002_convolution.ipynb": NOTEBOOK}}),

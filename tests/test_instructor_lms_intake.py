@@ -251,6 +251,11 @@ def deflated(data):
     return packer.compress(data) + packer.flush(), zlib.crc32(data), len(data)
 
 
+def bzip2ed(data):
+    data = bytes(data.size) if isinstance(data, corpus.Zeros) else data
+    return bz2.compress(data), zlib.crc32(data), len(data)
+
+
 def crafted_zip(how, entries):
     """A zip of ``entries`` written field by field (see ``corpus.Crafted`` for ``how``)."""
     if how.startswith("20000_entries"):
@@ -258,7 +263,7 @@ def crafted_zip(how, entries):
     flags, method = (0x1 if how == "encrypted" else 0), {"deflate64": 9, "bzip2": 12}.get(how, zipfile.ZIP_DEFLATED)
     local, directory = io.BytesIO(), io.BytesIO()
     for name, data in entries.items():
-        packed, crc, size = deflated(data) if how != "bzip2" else (bz2.compress(data), zlib.crc32(data), len(data))
+        packed, crc, size = deflated(data) if how != "bzip2" else bzip2ed(data)
         size = {"declares_3_gib": 3 * 2**30, "declares_1000_bytes": 1000}.get(how, size)
         fields = struct.pack("<HHHHIII", flags, method, DOS_TIME, DOS_DATE, crc, len(packed), size)
         encoded, offset = name.encode("utf-8"), local.tell()
@@ -361,6 +366,8 @@ HOSTILE_UPLOADS = [
                                                "own name for it reads as another student's upload (502)"),
     ("canvas_name_smuggles_an_id", "(no student)", "evil_102_104_9104_convolution.ipynb (its name reads as the "
                                                    "upload of students 102, 104"),
+    ("canvas_accented_name_smuggles_an_id", "(no student)", "vil_102_104_9104_convolution.ipynb (its name reads as "
+                                                            "the upload of students 102, 104"),
     ("zip_entry_named_as_a_classmate", "104", "numpy_cnn.zip/jonesbob_102_9002_convolution.ipynb (the student's own "
                                               "name for it reads as another student's upload (102)"),
     ("encrypted_zip", "104", "numpy_cnn.zip/numpy_cnn/convolution.ipynb (encrypted with a password: upload it "
@@ -413,7 +420,7 @@ def test_a_file_name_cannot_forge_a_report_line_or_reverse_one(course, tmp_path)
 def test_ids_that_differ_only_in_case_are_both_refused(course, tmp_path):
     _lms, done = hostile_intake(course, tmp_path, "usernames_differ_in_case")
     for student in ("Alice", "alice"):
-        assert "differs from this one only in case" in report_for(done, f"{student}:")
+        assert "differs from this one only in case" in report_for(done, f"{student},")
     assert sorted(p.name for p in (course / "submitted").iterdir()) == ["bob"]
 
 
@@ -425,3 +432,19 @@ def test_a_damaged_bulk_download_is_one_clear_error(course, tmp_path):
     done = run_intake(course, download, "canvas")
     assert done.returncode == 2 and "is not a readable zip" in done.stderr and "Traceback" not in done.stderr
     assert not (course / "submitted").exists()
+
+
+def test_a_failed_write_leaves_no_half_written_folder_behind(course, tmp_path, monkeypatch):
+    from autograder.nbgrader_io import lms_intake
+    written = Path.write_text
+
+    def disk_full(path, *args, **kwargs):
+        if path.name == "timestamp.txt":
+            raise OSError(28, "No space left on device")
+        return written(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(OSError):
+        lms_intake.intake(course / "submitted", ASSIGNMENT, canvas_download(tmp_path / "canvas.zip"), "canvas",
+                          BERLIN, RELEASE)
+    assert [p.name for p in (course / "submitted").rglob("*")] == ["101"]     # the first student's parent only

@@ -157,30 +157,27 @@ def _refuse_case_collisions(students):
 
 
 def _latest_attempt(student, pairs, zone):
-    """The student's files of the latest attempt (Blackboard keeps every attempt), and its time."""
+    """The student's usable files of the latest attempt (Blackboard keeps every attempt), and its time.
+
+    A refused file still belongs to its attempt: refusing the latest one's files never brings an
+    earlier attempt back."""
     result = StudentIntake(student or "(no student)")
-    usable = []
-    for stored, reading in pairs:
-        if reading.refused:
-            result.left_out.append(f"{shown(stored.path)} ({reading.refused})")
-        else:
-            usable.append((stored, reading))
-    if not usable:
-        return result, []
     attempts = {}
-    for stored, reading in usable:
+    for stored, reading in pairs:
         attempts.setdefault(reading.attempt, []).append((stored, reading))
     latest = max(attempts)
-    for older in sorted(set(attempts) - {latest}):
-        result.left_out += [f"{shown(stored.path)} (an earlier attempt)" for stored, _ in attempts[older]]
-    chosen = attempts[latest]
+    for attempt, files in sorted(attempts.items()):
+        result.left_out += [f"{shown(stored.path)} ({reading.refused or 'an earlier attempt'})"
+                            for stored, reading in files if reading.refused or attempt != latest]
+    if not student:
+        return result, []
     if latest:
         local, result.time_source = datetime.datetime.strptime(latest, ATTEMPT_FORMAT), "the file name"
     else:
-        local, result.time_source = max(stored.modified for stored, _ in chosen), "the download's file time"
+        local, result.time_source = max(stored.modified for stored, _ in attempts[latest]), "the download's file time"
     result.submitted_at = local.replace(tzinfo=zone)
     return result, [dataclasses.replace(stored, uploaded_as=reading.uploaded_as)
-                    for stored, reading in chosen if reading.uploaded_as]
+                    for stored, reading in attempts[latest] if reading.uploaded_as and not reading.refused]
 
 
 def release_name(file_name, release_names):
@@ -227,17 +224,28 @@ def _write(folder, result, update):
     if previous is not None and previous >= parse_utc(stamp):
         return f"kept the folder already collected ({previous} UTC is not older than this download)"
     folder.parent.mkdir(parents=True, exist_ok=True)
-    incoming = Path(tempfile.mkdtemp(prefix=f".{folder.name}.intake-", dir=folder.parent))
-    for name, stored in result.found.items():
-        (incoming / f"{name}.ipynb").write_bytes(stored.data)
-    (incoming / "timestamp.txt").write_text(stamp + "\n", encoding="utf-8")
-    incoming.chmod(0o755)
+    incoming = _filled_folder(folder, result, stamp)
     replaced = folder.with_name(f".{folder.name}.replaced")
     if existed:
         os.rename(folder, replaced)
     os.rename(incoming, folder)
     shutil.rmtree(replaced, ignore_errors=True)
     return "replaced the earlier collection (this download is newer)" if existed else "written"
+
+
+def _filled_folder(folder, result, stamp):
+    """A hidden folder beside ``folder`` holding what it will; removed again if writing fails (a full
+    disk), so that a failed intake leaves nothing behind."""
+    incoming = Path(tempfile.mkdtemp(prefix=f".{folder.name}.intake-", dir=folder.parent))
+    try:
+        for name, stored in result.found.items():
+            (incoming / f"{name}.ipynb").write_bytes(stored.data)
+        (incoming / "timestamp.txt").write_text(stamp + "\n", encoding="utf-8")
+        incoming.chmod(0o755)
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
+    return incoming
 
 
 def _existing_timestamp(folder):

@@ -20,9 +20,10 @@ The rules, which make the prefix unsteerable by anything a student names:
    the download's common title and it), Moodle's group at the first ``_``.  Everything after the
    LMS's part is the student's own, opaque name for the file; ``[0-9]`` only, never Unicode digits.
 2. A name that reads as the upload of two different students is refused.  Canvas: another place
-   where the name splits as ``<lowercase name>_[LATE_]<id>_<id>_`` with another id, anywhere,
-   overlapping ones included; such a file is reported under "(no student)", since the part in
-   front of the first group may be the student's own.  Blackboard and Moodle: the student's part
+   where the name splits as ``<name>_[LATE_]<id>_<id>_`` with another id, anywhere, overlapping
+   ones included; such a file is reported under "(no student)", since the part in front of the
+   first group may be the student's own.  (A student's own file name with such a group, say
+   ``lab_1_2_final.zip``, is refused too: rename it by hand.)  Blackboard and Moodle: the student's part
    (a folder inside Moodle's per-student folder included) carries another student's group; the
    LMS's part is certain there, so the file is left out for the student who uploaded it.
 3. The same holds inside a student's zips: an entry named as another student's upload is left out
@@ -30,6 +31,7 @@ The rules, which make the prefix unsteerable by anything a student names:
 4. A student id becomes a folder name (:data:`STUDENT_ID`), and :func:`shown` is how any name a
    student chose is printed: control, format and separator characters escaped, long names cut.
 """
+import dataclasses
 import datetime
 import os
 import re
@@ -78,30 +80,39 @@ class Canvas:
     # Zero width, so that finditer sees every split, overlapping ones too ("a_101_9001_1_x" has three).
     GROUP = re.compile(r"(?=_(?:LATE_)?([0-9]+)_[0-9]+_[^/])", re.ASCII)
     AT = re.compile(r"_(?:LATE_)?([0-9]+)_[0-9]+_([^/]+)", re.ASCII | re.DOTALL)
-    # What Canvas writes as a name: lowercased word characters (its sanitize_file_name).
-    NAME = re.compile(r"[^\W]+")
+    # An ASCII character Canvas never leaves in a name it writes (it keeps word characters and
+    # lowercases them).  Only ASCII, where that is certain: Ruby's Unicode tables are not Python's.
+    NOT_IN_A_NAME = re.compile(r"[^a-z0-9_\x80-\U0010ffff]")
 
     def read(self, path):
         splits = self._splits(path)
         if "/" in path or not splits:
             return _refused("", NOT_LMS_NAMED)
-        first = self.AT.match(path, splits[0][0])
-        students = {first[1]} | {student for start, student in splits[1:] if self._is_name(path[:start])}
+        # Every split counts, whatever stands in front of it: which name Canvas wrote depends on its
+        # version, and guessing it wrong would let a display name choose the student.
+        students = {student for _, student in splits}
         if len(students) > 1:
             return _refused("", f"its name reads as the upload of students {', '.join(sorted(students))}: "
                                 "rename it by hand to the right student's <name>_<id>_<id>_ prefix")
+        first = self.AT.match(path, splits[0][0])
         return _checked_id(first[1], NameReading(first[1], uploaded_as=first[2]))
 
     def other_student(self, text, owner):
-        """Another student's id that ``text`` (a name inside ``owner``'s upload) could be read as, or ""."""
-        return next((student for start, student in self._splits(text)
-                     if student != owner and self._is_name(text[:start].rpartition("/")[2])), "")
+        """Another student's id that ``text`` (a path inside ``owner``'s upload) could be read as, or "".
+
+        Only a split after a name Canvas could have written counts: inside an upload, refusing more
+        loses nothing but the owner's own files.  Linear: a split counts when no odd character of
+        its folder's name comes before it."""
+        for part in text.split("/"):
+            odd = self.NOT_IN_A_NAME.search(part)
+            limit = odd.start() if odd else len(part)
+            other = next((student for start, student in self._splits(part) if start <= limit and student != owner), "")
+            if other:
+                return other
+        return ""
 
     def _splits(self, text):
         return [(m.start(), m[1]) for m in self.GROUP.finditer(text) if m.start() > 0]
-
-    def _is_name(self, text):
-        return bool(self.NAME.fullmatch(text)) and text == text.lower()
 
 
 class Blackboard:
@@ -121,7 +132,7 @@ class Blackboard:
         student, uploaded_as = prefix[len(self.title) + 1:], after[1:] if after != ".txt" else ""
         other = self.other_student(uploaded_as, student)
         if other:
-            return _refused(student, names_another(other))
+            return dataclasses.replace(_refused(student, names_another(other)), attempt=attempt[1])
         return _checked_id(student, NameReading(student, attempt[1], uploaded_as))
 
     def other_student(self, text, owner):

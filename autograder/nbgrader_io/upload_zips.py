@@ -220,8 +220,8 @@ class Upload:
 
     def _notebooks_in(self, stored, depth):
         name = stored.name.lower()
-        if "__MACOSX" in stored.path.split("/") or name.startswith("."):
-            return []                   # an archiver's metadata, not the student's work
+        if depth and ("__MACOSX" in stored.path.split("/") or name.startswith(".")):
+            return []                   # an archiver's metadata in a zip, not the student's work
         if name.endswith(".ipynb"):
             return [stored]
         if not name.endswith(".zip"):
@@ -234,13 +234,15 @@ class Upload:
 
     def _zip_notebooks(self, stored, depth):
         data = read_bounded(stored, MAX_UPLOAD_BYTES, self.budget, f"the upload limit of {size_text(MAX_UPLOAD_BYTES)}")
-        notebooks = []
+        notebooks, reported = [], len(self.left_out)
         for inner in zip_entries(open_upload_zip(data, self.budget), stored.path + "/"):
             other = self.other_student(inner.path[len(stored.path) + 1:])
             if other:
                 self.leave_out(inner, names_another(other))
             else:
                 notebooks += self._guarded(inner, depth + 1)
+        if not notebooks and len(self.left_out) == reported:
+            self.leave_out(stored, "a zip with no file in it but an archiver's metadata")
         return notebooks
 
 
