@@ -10,14 +10,36 @@ Everything else is an ordinary cell.  This module is the one place that knows
 that layout; the grader, the benchmarks and the tests all go through it.
 """
 import ast
+import json
 import math
+import re
 from pathlib import Path
 
 import nbformat
 
+from .json_bounds import json_shape
+
 # A course notebook is a few hundred kilobytes; anything far bigger is a
 # mistake (or an attempt to make the grader chew on gigabytes).
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+
+# What the JSON of a notebook may hold, counted in its bytes before any parser builds it
+# (json_bounds.json_shape).  Objects and arrays are what costs: about 20 us and 1.7 KiB each on the
+# way through parsing, the autograded copy and its serialisation (500,000 empty objects: 8.9 s and
+# 0.8 GiB more in a grading process; the 7 MB of them in issue 19: 47 s and 4.3 GiB).  Measured:
+# the course's notebooks (exercises/, solutions/, book/labs/; 17-36 KB) hold 395-702 values,
+# 37-143 objects and arrays and nest 5-6 deep; one executed with a figure per code cell (48 MB)
+# holds 891, 152 and 7; one printing a log of 100,000 lines holds 100,574 values.  Just under the
+# bounds, the trusted side of one notebook (grade_submission with the checks left out: read, the
+# autograded copy, written) took at most 10 s (4,900 cells, 80,000 objects) and 0.4 GiB above the
+# 0.6 GiB of a grading process; at the byte limit, one string of 50 MB with an emoji in it (4 bytes
+# a character in memory) 1.6 s and 0.6 GiB.
+MAX_JSON_VALUES = 1_000_000        # values: 1,400 times the course's notebooks, 10 times that log
+MAX_JSON_CONTAINERS = 100_000      # objects and arrays: 700 times; MAX_CELLS cells with outputs fit
+MAX_JSON_DEPTH = 100               # nesting: 14 times; far from Python's recursion limit in every copy
+# Python converts a decimal integer in time quadratic in its digits: 12,000 integers of 4,299 digits
+# (50 MB) took 2.9 s to read, and as long again to write.  A notebook's integers have a few digits.
+MAX_INT_DIGITS = 100
 
 
 class NotebookError(ValueError):
@@ -43,24 +65,102 @@ def read_notebook(path):
 def parse_notebook(data, label):
     """The notebook in the bytes ``data`` (called ``label`` in errors), checked by :func:`layout_problem`.
 
-    Errors never quote the content: a "notebook" may be any file the student
-    pointed at, and the error goes into their feedback.
+    What the bytes would build is counted before anything is built (:func:`json_problem`), and the
+    layout is checked on plain JSON before nbformat turns it into a notebook; nbformat's schema
+    validation is not run (its result was never used, and on an invalid notebook it costs about
+    0.7 ms and 55 KB per invalid output: 30,000 of them in 1.7 MB took 20 s and 1.6 GiB).
+    Errors never quote the content: a "notebook" may be any file the student pointed at, and the
+    error goes into their feedback.
     """
     if len(data) > MAX_NOTEBOOK_BYTES:
         raise NotebookError(f"{label}: {len(data)} bytes is too large for a notebook "
                             f"(limit {MAX_NOTEBOOK_BYTES}); clear its outputs")
+    problem = json_problem(data)
+    if problem:
+        raise NotebookError(f"{label}: not a readable Jupyter notebook ({problem})")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise NotebookError(f"{label}: not a text file (not UTF-8)") from None
-    try:
-        notebook = nbformat.reads(text, as_version=4, capture_validation_error={})
-    except Exception:  # nbformat raises several unrelated types for bad JSON
-        raise NotebookError(f"{label}: not a readable Jupyter notebook (not JSON of nbformat 4)") from None
-    problem = layout_problem(notebook)
+    raw = _json_of(text)
+    problem = ("not JSON of nbformat 4" if raw is None else _version_problem(raw) or layout_problem(raw)
+               or _surrogate_problem(data, raw))
     if problem:
         raise NotebookError(f"{label}: not a readable Jupyter notebook ({problem})")
-    return notebook
+    try:
+        # NotebookNodes, lists of lines joined, transient metadata dropped; nothing validated.
+        return nbformat.v4.to_notebook_json(raw)
+    except Exception:  # nbformat raises several unrelated types on what it does not expect
+        raise NotebookError(f"{label}: not a readable Jupyter notebook (not JSON of nbformat 4)") from None
+
+
+def json_problem(data):
+    """Why the JSON in ``data`` would cost too much to build (a short phrase, no content), or "".
+
+    Counted on the bytes in linear time (:func:`~autograder.nbgrader_io.json_bounds.json_shape`),
+    against :data:`MAX_JSON_VALUES`, :data:`MAX_JSON_CONTAINERS` and :data:`MAX_JSON_DEPTH`.
+    """
+    shape = json_shape(data)
+    if shape.depth > MAX_JSON_DEPTH:
+        return f"its JSON nests {shape.depth} levels deep, more than {MAX_JSON_DEPTH}"
+    if shape.containers > MAX_JSON_CONTAINERS:
+        return (f"its JSON holds {shape.containers} objects and arrays, more than {MAX_JSON_CONTAINERS}; "
+                "clear its outputs")
+    if shape.values > MAX_JSON_VALUES:
+        return f"its JSON holds {shape.values} values, more than {MAX_JSON_VALUES}; clear its outputs"
+    return ""
+
+
+def _json_of(text):
+    """The JSON value of ``text`` (integers of at most :data:`MAX_INT_DIGITS` digits), or None."""
+    try:
+        return json.loads(text, parse_int=_short_int)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _short_int(digits):
+    if len(digits) > MAX_INT_DIGITS + 1:      # a minus sign and MAX_INT_DIGITS digits
+        raise ValueError("integer too long")
+    return int(digits)
+
+
+def _version_problem(raw):
+    # nbformat's own writer (the autograded notebook) fails on a version 4.0 or a minor of another type.
+    if not isinstance(raw, dict) or type(raw.get("nbformat")) is not int or raw["nbformat"] != 4 \
+            or type(raw.get("nbformat_minor", 0)) is not int:
+        return "not JSON of nbformat 4"
+    if not isinstance(raw.get("metadata"), dict):
+        return "malformed notebook metadata"
+    return ""
+
+
+# A string escape of half a UTF-16 surrogate pair ("\ud800" alone) reads as a Python string that no
+# UTF-8 file can hold: one in a markdown cell stopped the grade command for the whole class (writing
+# its autograded notebook raised UnicodeEncodeError).  Jupyter cannot save one (it writes strict
+# UTF-8); only an escape makes one.
+_SURROGATE_ESCAPE = (b"\\ud", b"\\uD")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _surrogate_problem(data, raw):
+    """Why ``raw`` cannot be written as UTF-8 (a lone surrogate in a string or key), or "".
+
+    Looked for only when ``data`` holds an escape that could make one.
+    """
+    if not any(escape in data for escape in _SURROGATE_ESCAPE):
+        return ""
+    pending = [raw]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            return "a string holds half of a surrogate pair (an escape like \\ud800 alone); remove it"
+    return ""
 
 
 # What honest notebooks never exceed; bounds what grading one notebook may cost.
@@ -97,8 +197,9 @@ def _cell_problem(cell):
     if not isinstance(cell.get("metadata", {}), dict) or not isinstance(cell.get("id", ""), str):
         return "malformed metadata or id"
     problem = _nbgrader_problem(cell.get("metadata", {}).get("nbgrader", {}))
-    if problem or cell["cell_type"] != "code":
+    if problem:
         return problem
+    # Outputs of every cell, not only code cells: the search for a fake score reads them all.
     if not isinstance(cell.get("outputs", []), list):
         return "its outputs are not a list"
     count = cell.get("execution_count")
