@@ -12,10 +12,13 @@
    a. :func:`~autograder.nbgrader_io.submission.read_submission` reads the
       submitted files against the release into one sandbox program per graded
       part (setup imports and the answer cells it needs) plus tampering flags
-      and notes;
+      and notes; the submission's one time budget starts here, and what each
+      notebook's JSON may cost is bounded before it is parsed;
    b. :func:`~autograder.checks.runner.run_checks` runs the hidden checks, each
-      part against a fresh :class:`~autograder.isolation.student.SandboxStudent`;
-   c. the results become autograded notebooks and a feedback text.
+      part against a fresh :class:`~autograder.isolation.student.SandboxStudent`,
+      none after the budget is spent;
+   c. the results become autograded notebooks and a feedback text (their cost
+      is bounded by what reading let through).
 
 2. :func:`place_outcome`, on the client (the one process that also writes
    the gradebook), puts the outcome's files under
@@ -131,10 +134,13 @@ def _grade(job, course_root):
     parts = assignment_parts(job.assignment)
     with tempfile.TemporaryDirectory(prefix="autograder-job-") as scratch:
         release = load_release(_materialise(Path(scratch) / "release", job.release, ".ipynb"), parts)
-    submission = read_submission(job.submitted, release)
+    # One budget for the whole submission, from reading its notebooks to its last check, however
+    # many parts and restarts it takes.
+    reading = time.monotonic()
+    deadline = reading + job.time_limits.submission_s
+    submission = read_submission(job.submitted, release, deadline)
+    _note_a_spent_budget(submission, time.monotonic() - reading, deadline, job.time_limits)
     log = []
-    # One budget for the whole submission, however many parts and restarts it takes.
-    deadline = time.monotonic() + job.time_limits.submission_s
 
     def student_for(part_name):
         return SandboxStudent(submission.programs[part_name], job.isolation, str(course_root),
@@ -155,6 +161,20 @@ def _grade(job, course_root):
     return Outcome(summary, _autograded_notebooks(release, submission, results),
                    submission_feedback(job.student, job.assignment, ordered, submission.notes),
                    submission.timestamp, log)
+
+
+def _note_a_spent_budget(submission, reading_s, deadline, time_limits):
+    """Say so, to the student and the instructor, when reading the notebooks left no time for any check.
+
+    Reading is bounded (:func:`~autograder.nbgrader_io.cells.json_problem`: a few seconds at
+    most), so this takes a budget far below the default or a machine far slower than ours.
+    """
+    if time.monotonic() < deadline:
+        return
+    why = (f"reading the submitted notebooks took {reading_s:.1f} s, all of this submission's time "
+           f"budget ({time_limits.submission_s:g} s); no check could run")
+    submission.notes.append(why)
+    submission.flags.append(why)
 
 
 def _materialise(folder, files, suffix):

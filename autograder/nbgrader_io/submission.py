@@ -18,6 +18,7 @@ import errno
 import os
 import re
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from ..isolation.student import Program
 from . import cells
 
 TIMESTAMP_FILE = "timestamp.txt"
+BUDGET_SPENT = "this submission's time budget was used up before it was reached"
 # nbgrader writes "2026-03-01 12:00:00.123456 UTC"; anything else is not a timestamp.
 MAX_TIMESTAMP_BYTES = 64
 TIMESTAMP_TEXT = re.compile(r"[0-9A-Za-z :.+\-]{1,64}")
@@ -152,32 +154,44 @@ class Submission:
     timestamp: str = ""                             # validated, for the autograded folder
 
 
-def read_submission(submitted, release):
-    """Parse the :class:`SubmittedFolder` ``submitted`` against the :class:`Release`."""
+def read_submission(submitted, release, deadline=None):
+    """Parse the :class:`SubmittedFolder` ``submitted`` against the :class:`Release`.
+
+    ``deadline``: the :func:`time.monotonic` time at which the submission's budget ends; a
+    notebook not begun by then is not read (its parts get 0, and the notes say why).
+    """
     submission = Submission(timestamp=submitted.timestamp)
     if TIMESTAMP_FILE in submitted.refused:
         why = submitted.refused[TIMESTAMP_FILE]
         submission.flags.append(f"{TIMESTAMP_FILE}: {why}")
         submission.notes.append(f"{TIMESTAMP_FILE} was not used ({why})")
     for name, release_nb in release.notebooks.items():
+        if name in submitted.files and deadline is not None and time.monotonic() >= deadline:
+            _note_missing(submission, name, release_nb, BUDGET_SPENT, reason="not read")
+            continue
         try:
             notebook = _parse(submitted, name)
         except cells.NotebookError as error:
             _note_missing(submission, name, release_nb, str(error))
             continue
-        submission.notebooks[name] = notebook
-        submission.flags += integrity_flags(notebook, release_nb)
-        located = {}
-        for part in release_nb.parts:
-            where = locate_answer(notebook, release_nb.answers[part.name], part)
-            if where is not None:
-                located[part.name] = where
-                submission.flags += honesty_flags(where, cells.cell_source(release_nb.answers[part.name]),
-                                                  part, name)
-        submission.located[name] = located
-        for part in release_nb.parts:
-            submission.programs[part.name] = _program(part, located, release_nb)
+        _read_parts(submission, name, notebook, release_nb)
     return submission
+
+
+def _read_parts(submission, name, notebook, release_nb):
+    """Locate the answers of ``release_nb``'s parts in the parsed ``notebook``: flags and one program per part."""
+    submission.notebooks[name] = notebook
+    submission.flags += integrity_flags(notebook, release_nb)
+    located = {}
+    for part in release_nb.parts:
+        where = locate_answer(notebook, release_nb.answers[part.name], part)
+        if where is not None:
+            located[part.name] = where
+            submission.flags += honesty_flags(where, cells.cell_source(release_nb.answers[part.name]),
+                                              part, name)
+    submission.located[name] = located
+    for part in release_nb.parts:
+        submission.programs[part.name] = _program(part, located, release_nb)
 
 
 def _parse(submitted, name):
@@ -189,13 +203,13 @@ def _parse(submitted, name):
     return cells.parse_notebook(submitted.files[name], file_name)
 
 
-def _note_missing(submission, name, release_nb, why):
+def _note_missing(submission, name, release_nb, why, reason="unreadable"):
     """``why`` is "" for a notebook that was not submitted, else a reason that quotes no content."""
-    reason = "unreadable" if why else "not submitted"
+    reason = reason if why else "not submitted"
     detail = f" ({why.removeprefix(f'{name}.ipynb: ')})" if why else ""
     submission.notes.append(f"{name}.ipynb: {reason}{detail}; its parts get 0 points")
     if why:
-        submission.flags.append(f"{name}: notebook unreadable ({why.removeprefix(f'{name}.ipynb: ')})")
+        submission.flags.append(f"{name}: notebook {reason}{detail}")
     submission.missing.update({part.name: f"{name}.ipynb was {reason}" for part in release_nb.parts})
 
 
