@@ -448,3 +448,13 @@ def test_a_failed_write_leaves_no_half_written_folder_behind(course, tmp_path, m
         lms_intake.intake(course / "submitted", ASSIGNMENT, canvas_download(tmp_path / "canvas.zip"), "canvas",
                           BERLIN, RELEASE)
     assert [p.name for p in (course / "submitted").rglob("*")] == ["101"]     # the first student's parent only
+
+
+def test_a_time_no_zip_can_hold_is_taken_as_the_earliest_and_stops_no_one(course, tmp_path):
+    download = canvas_download(tmp_path / "canvas.zip")
+    data = bytearray(download.read_bytes())
+    first, = struct.unpack_from("<I", data, len(data) - 22 + 16)    # the end record's offset of the directory
+    struct.pack_into("<H", data, first + 14, 0)                    # its first entry's date: month 0, day 0
+    download.write_bytes(bytes(data))
+    done = run_intake(course, download, "canvas")
+    assert "Traceback" not in done.stderr and "collected 3 student(s)" in done.stdout, done.stdout + done.stderr

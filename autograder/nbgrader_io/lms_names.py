@@ -92,7 +92,7 @@ class Canvas:
         # version, and guessing it wrong would let a display name choose the student.
         students = {student for _, student in splits}
         if len(students) > 1:
-            return _refused("", f"its name reads as the upload of students {', '.join(sorted(students))}: "
+            return _refused("", f"its name reads as the upload of students {', '.join(sorted(students, key=int))}: "
                                 "rename it by hand to the right student's <name>_<id>_<id>_ prefix")
         first = self.AT.match(path, splits[0][0])
         return _checked_id(first[1], NameReading(first[1], uploaded_as=first[2]))
@@ -127,7 +127,9 @@ class Blackboard:
         if attempt is None or "/" in path:
             return _refused("", NOT_LMS_NAMED)
         prefix, after = path[:attempt.start()], path[attempt.end():]
-        if not (prefix.startswith(self.title + "_") and (after == ".txt" or after.startswith("_") and len(after) > 1)):
+        if not prefix.startswith(self.title + "_"):
+            return _refused("", f"{NOT_LMS_NAMED}: the download's other files share no assignment title with it")
+        if not (after == ".txt" or after.startswith("_") and len(after) > 1):
             return _refused("", NOT_LMS_NAMED)
         student, uploaded_as = prefix[len(self.title) + 1:], after[1:] if after != ".txt" else ""
         other = self.other_student(uploaded_as, student)

@@ -63,6 +63,9 @@ MAX_DOWNLOAD_BYTES = 64 * 2**30
 READABLE_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 METHOD_NAMES = {9: "Deflate64", 12: "bzip2", 14: "LZMA", 98: "PPMd", 99: "AES encryption"}
 ENCRYPTED_FLAG = 0x1               # bit 0 of a zip entry's general purpose flags
+# The times a zip can store.  A time outside them (a DOS date of month 0, a file touched to year
+# 9999) is taken as the earliest: datetime.min in the LMS's zone does not survive conversion to UTC.
+EARLIEST, LATEST = datetime.datetime(1980, 1, 1), datetime.datetime(2107, 12, 31, 23, 59, 58)
 
 
 class IntakeError(Exception):
@@ -149,8 +152,8 @@ def zip_entries(archive, prefix):
 def _entry_time(info):
     try:
         return datetime.datetime(*info.date_time)
-    except ValueError:               # a DOS date with month 0 or day 0: taken as the oldest time there is
-        return datetime.datetime.min
+    except ValueError:               # a DOS date with month 0 or day 0
+        return EARLIEST
 
 
 def _open_entry(archive, info):
@@ -302,7 +305,11 @@ def _folder_files(folder):
 
 def _folder_file(path, base):
     status = path.lstat()
-    modified = datetime.datetime.fromtimestamp(status.st_mtime).replace(microsecond=0)
+    try:
+        modified = datetime.datetime.fromtimestamp(status.st_mtime).replace(microsecond=0)
+    except (OverflowError, OSError, ValueError):
+        modified = EARLIEST
+    modified = modified if EARLIEST <= modified <= LATEST else EARLIEST
     return StoredFile(path.relative_to(base).as_posix(), status.st_size, modified, partial(_open_regular, path))
 
 
