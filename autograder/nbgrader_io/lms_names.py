@@ -59,8 +59,8 @@ class NameReading:
 def shown(text):
     """``text`` safe on one report line: control, format and line-separator characters escaped, cut."""
     safe = "".join(ascii(ch)[1:-1] if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
-                   else ch for ch in text)
-    return safe[:SHOWN_CHARACTERS] + "..." if len(safe) > SHOWN_CHARACTERS else safe
+                   else ch for ch in text[:SHOWN_CHARACTERS])
+    return safe + "..." if len(text) > SHOWN_CHARACTERS else safe
 
 
 def _refused(student, reason):
@@ -102,13 +102,15 @@ class Canvas:
 
         Only a split after a name Canvas could have written counts: inside an upload, refusing more
         loses nothing but the owner's own files.  Linear: a split counts when no odd character of
-        its folder's name comes before it."""
+        its folder's name comes before it, so the search stops at the first odd one."""
         for part in text.split("/"):
             odd = self.NOT_IN_A_NAME.search(part)
             limit = odd.start() if odd else len(part)
-            other = next((student for start, student in self._splits(part) if start <= limit and student != owner), "")
-            if other:
-                return other
+            for split in self.GROUP.finditer(part):
+                if split.start() > limit:
+                    break
+                if split.start() > 0 and split[1] != owner:
+                    return split[1]
         return ""
 
     def _splits(self, text):
