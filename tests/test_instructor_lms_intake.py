@@ -376,7 +376,7 @@ HOSTILE_UPLOADS = [
     ("deflate64_zip", "104", "convnet.ipynb (compressed with Deflate64, which the intake does not read: zip it "
                              "again with ordinary Deflate"),
     ("bzip2_zip", "104", "convnet.ipynb (compressed with bzip2, which the intake does not read"),
-    ("declares_gigabytes", "104", "convolution.ipynb (3072 MiB expanded, over the notebook limit of 50 MiB"),
+    ("declares_gigabytes", "104", "convolution.ipynb (3.0 GiB expanded, over the notebook limit of 50 MiB"),
     ("directory_lies_small", "104", "convolution.ipynb (damaged: not a readable zip, or its data fails the zip's "
                                     "checksum"),
     ("expands_past_the_budget", "104", "part3.zip (64 MiB expanded, over the 7 MiB left of the upload's 200 MiB"),
@@ -458,3 +458,20 @@ def test_a_time_no_zip_can_hold_is_taken_as_the_earliest_and_stops_no_one(course
     download.write_bytes(bytes(data))
     done = run_intake(course, download, "canvas")
     assert "Traceback" not in done.stderr and "collected 3 student(s)" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("limit, value, says", [("MAX_DOWNLOAD_ENTRIES", 7, "holds 8 files"),
+                                                ("MAX_DOWNLOAD_BYTES", 1000, "of uploads, over the 1000 bytes")])
+@pytest.mark.parametrize("unpacked", [False, True], ids=["zip", "folder"])
+def test_a_bulk_download_over_its_budget_is_refused_before_any_student_is_read(course, tmp_path, monkeypatch,
+                                                                              limit, value, says, unpacked):
+    from autograder.nbgrader_io import upload_zips
+    download = canvas_download(tmp_path / "canvas.zip")
+    if unpacked:
+        with zipfile.ZipFile(download) as archive:
+            archive.extractall(tmp_path / "unpacked")
+        download = tmp_path / "unpacked"
+    monkeypatch.setattr(upload_zips, limit, value)
+    done = run_intake(course, download, "canvas")
+    assert done.returncode == 2 and says in done.stderr and "download the submissions in parts" in done.stderr
+    assert not (course / "submitted").exists()

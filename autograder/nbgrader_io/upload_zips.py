@@ -77,6 +77,8 @@ class Refused(Exception):
 
 
 def size_text(size):
+    if size >= 2**30:
+        return f"{size / 2**30:.1f} GiB"
     return f"{size} bytes" if size < 2**20 else f"{size / 2**20:.0f} MiB"
 
 
@@ -287,8 +289,8 @@ def _check_download(download, entries, directory_too_large, declared_bytes):
                           f"{size_text(MAX_DOWNLOAD_DIRECTORY_BYTES)}), over the {MAX_DOWNLOAD_ENTRIES} one "
                           "intake reads: download the submissions in parts (by section) and collect each")
     if declared_bytes > MAX_DOWNLOAD_BYTES:
-        raise IntakeError(f"{download} declares {declared_bytes / 2**30:.0f} GiB of uploads, over the "
-                          f"{MAX_DOWNLOAD_BYTES // 2**30} GiB one intake reads: download the submissions in parts")
+        raise IntakeError(f"{download} declares {size_text(declared_bytes)} of uploads, over the "
+                          f"{size_text(MAX_DOWNLOAD_BYTES)} one intake reads: download the submissions in parts")
 
 
 def _folder_files(folder):
