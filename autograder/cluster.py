@@ -194,7 +194,10 @@ class DaskRunner:
                 if not running:
                     return
                 for future in self._wait_some(running):
-                    yield self._outcome(future, *running.pop(future))
+                    outcome = self._outcome(future, *running[future])
+                    if outcome is not None:
+                        del running[future]
+                        yield outcome
         finally:
             for future in running:
                 future.cancel()
@@ -239,6 +242,10 @@ class DaskRunner:
                                resources={resource_name(self.digest, self.level): 1}, priority=-index)
 
     def _outcome(self, future, job, started, limit):
+        """The job's outcome, or None while it is still to come: a result that finished and was then lost
+        with its worker (killed by another task) is computed again by Dask, and is not a failure."""
+        if future.status == "pending" and time.monotonic() - started <= limit:
+            return None
         if future.status == "finished":
             data = future.result()
             worker = data.pop("worker", "?") if type(data) is dict else "?"

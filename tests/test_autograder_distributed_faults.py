@@ -75,12 +75,12 @@ def test_other_submissions_are_graded_past_a_fault(runner, monkeypatch):
     def task(wire_job, digest):
         return (os._exit, 1) if wire_job["student"] == "killer" else (dict, {"summary": {
             "student": wire_job["student"], "status": "graded", "points": {}, "flags": [], "error": "",
-            "seconds": 0.0}, "worker": "w"})
+            "seconds": 0.0}, "notebooks": {}, "feedback": "", "timestamp": "", "log": [], "worker": "w"})
     monkeypatch.setattr(cluster, "_task", task)
     runner.client.wait_for_workers(2, timeout=180)
     outcomes = {o.student: o.summary for o in runner.run([job("killer"), job("healthy")])}
-    # Failed in one full run of 2026-12-02 (healthy: error), after its computed result was lost with a worker the
-    # killer took down: the summaries say why, for the next one.
+    # Failed in one full run of 2026-12-02 (healthy: error) when its computed result was lost with a worker the
+    # killer took down; the runner now waits for Dask to compute it again (see the units' lost-result test).
     assert {student: summary["status"] for student, summary in outcomes.items()} == {
         "killer": "error", "healthy": "graded"}, outcomes
 
@@ -88,8 +88,12 @@ def test_other_submissions_are_graded_past_a_fault(runner, monkeypatch):
 def test_ctrl_c_stops_a_cluster_run_cleanly(tmp_path):
     course = corpus.make_course(tmp_path / "course", REPO)
     solutions = corpus.solution_answers(course / "solutions" / "numpy_cnn")
-    for student in ("alice", "bea", "cid", "dan"):
-        corpus.write_submission(course, student, "numpy_cnn", solutions)
+    corpus.write_submission(course, "alice", "numpy_cnn", solutions)
+    # The others take minutes (each answer cell sleeps until its load limit), so the class cannot finish
+    # before the interrupt arrives: it once did, with four quick submissions (exit 0, not 130).
+    sleeping = {part: "import time\ntime.sleep(3600)\n" + source for part, source in solutions.items()}
+    for student in ("bea", "cid", "dan"):
+        corpus.write_submission(course, student, "numpy_cnn", sleeping)
     client = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "numpy_cnn", "--cluster", "local:2"],
                               cwd=course, env=corpus.grader_environment(course, "ctrl-c-secret"),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

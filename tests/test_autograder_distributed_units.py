@@ -108,6 +108,18 @@ def test_a_reply_that_does_not_fit_its_job_is_refused_before_anything_is_written
         outcome_from_wire(data, a_job())
 
 
+def test_a_result_lost_with_its_worker_is_waited_for_not_recorded_as_an_error():
+    """Done, then its worker was killed by another task: Dask computes it again (status back to pending)."""
+    class Lost:
+        status = "pending"
+        def cancel(self):
+            self.status = "cancelled"
+    runner = cluster.DaskRunner.__new__(cluster.DaskRunner)
+    assert runner._outcome(Lost(), a_job(), time.monotonic(), 10) is None
+    late = runner._outcome(Lost(), a_job(), time.monotonic() - 11, 10)
+    assert late.summary["status"] == "error" and "no result from the cluster within 10 s" in late.summary["error"]
+
+
 def test_the_cluster_records_a_refused_reply_as_an_error_of_the_jobs_own_student():
     class Finished:
         status = "finished"
