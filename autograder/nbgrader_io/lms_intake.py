@@ -40,12 +40,14 @@ choose their display names):
 * Each student's upload is read in a guarded step within one budget (:mod:`.upload_zips`):
   200 MiB expanded and 10,000 zip entries for all its levels together, 50 MiB per notebook,
   zips opened two levels deep, every size checked from the zip's directory before a byte is
-  read and every read bounded.  An encrypted, Deflate64, damaged or bomb-shaped upload, or
+  read and every read bounded; stored and Deflate entries only (zipfile inflates bzip2 with no
+  output limit).  An encrypted, Deflate64, damaged or bomb-shaped upload, or
   anything else that fails, is "left out (why)" for that student alone; every classmate is
   collected and reported.  The bulk download has a budget of its own (50,000 files, 64 GiB
   declared); over it, or unreadable, the intake stops before any student with what to do.
-* Names are printed through :func:`.lms_names.shown` (control characters escaped, long names
-  cut), so a file name cannot forge a report line; reasons name a failure, never file content.
+* Names are printed through :func:`.lms_names.shown` (control characters escaped, cut at 160
+  characters), so a file name cannot forge a report line; reasons name a failure, never content.
+* A time a zip cannot hold (a DOS date of month 0) is taken as 1980-01-01, never a crash.
 * Only the newest file for each release notebook is read (each at most once), and nothing is
   kept in memory past its student's folder.
 """

@@ -17,15 +17,18 @@ The rules, which make the prefix unsteerable by anything a student names:
 
 1. Read left to right, anchored to the layout: Canvas's first ``_[LATE_]<digits>_<digits>_`` group,
    Blackboard's first ``_attempt_<date>`` with a well-formed date (the username is what lies between
-   the download's common title and it), Moodle's group at the first ``_``.  Everything after the
+   the download's common title and it: distinct prefixes, distinct folders; a username with ``_``
+   whose first part every student of the download shares, or a download of one student, is cut
+   at its last ``_``), Moodle's group at the first ``_``.  Everything after the
    LMS's part is the student's own, opaque name for the file; ``[0-9]`` only, never Unicode digits.
 2. A name that reads as the upload of two different students is refused.  Canvas: another place
    where the name splits as ``<name>_[LATE_]<id>_<id>_`` with another id, anywhere, overlapping
    ones included; such a file is reported under "(no student)", since the part in front of the
-   first group may be the student's own.  (A student's own file name with such a group, say
-   ``lab_1_2_final.zip``, is refused too: rename it by hand.)  Blackboard and Moodle: the student's part
-   (a folder inside Moodle's per-student folder included) carries another student's group; the
-   LMS's part is certain there, so the file is left out for the student who uploaded it.
+   first group may be the student's own.  (An honest file name with such a group, say
+   ``lab_1_2_final.zip``, is refused too: rename it by hand.)  Blackboard and Moodle: the
+   student's part (a folder inside Moodle's per-student folder included) carries another
+   student's group; the LMS's part is certain there, so the file is left out for the student
+   who uploaded it.
 3. The same holds inside a student's zips: an entry named as another student's upload is left out
    (:meth:`other_student`).
 4. A student id becomes a folder name (:data:`STUDENT_ID`), and :func:`shown` is how any name a

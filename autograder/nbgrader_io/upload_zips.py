@@ -275,7 +275,8 @@ def _bulk_zip(path):
     except Exception as error:          # whatever zipfile fails with, the download as a whole is unreadable
         raise IntakeError(f"{path} is not a readable zip ({type(error).__name__}): download it from the LMS "
                           "again, or give the folder it unpacks to") from None
-    _check_download(path, len(archive.infolist()), False, sum(_countable(info.file_size) for info in archive.infolist()))
+    infos = archive.infolist()
+    _check_download(path, len(infos), False, sum(_countable(info.file_size) for info in infos))
     return archive
 
 
