@@ -392,13 +392,32 @@ def test_outputs_of_a_markdown_cell_are_checked_like_any_outputs(outputs):
 
 
 # ---------------------------------------------------------------------------
-# Reading runs inside the submission's time budget
+# Reading runs inside the submission's time budget; writing back costs no more than reading
 # ---------------------------------------------------------------------------
 
 def job(limits):
     files = {name: (RELEASE_DIR / f"{name}.ipynb").read_bytes() for name in RELEASE.notebooks}
     return one_submission.Job("numpy_cnn", "alice", one_submission.release_files(RELEASE_DIR),
                               SubmittedFolder("alice", files), "process", "key", limits)
+
+
+def passing_checks(graded, student_for, key, log):
+    return {name: PartResult(name, points, [CheckResult("c", "c", 1.0, True)]) for name, points in graded.items()}
+
+
+def test_a_code_cell_of_newlines_is_written_back_as_one_string(monkeypatch):
+    # Split into lines as Jupyter saves them, 40 MB of newlines became 20 million strings: 190 MB of
+    # autograded notebook, 1.8 GiB more in the grading process, and a notebook the gradebook refused.
+    tree = copy.deepcopy(BASE)
+    tree["cells"].append({"cell_type": "code", "id": "lines", "metadata": {}, "outputs": [],
+                          "execution_count": None, "source": "\n" * 2_000_000})
+    data = json.dumps(tree).encode()
+    monkeypatch.setattr(one_submission, "run_checks", passing_checks)
+    graded = job(TimeLimits())
+    graded = one_submission.Job(**{**graded.__dict__, "submitted": SubmittedFolder("alice", {NAME: data})})
+    outcome, seconds, _ = measured(one_submission.grade_submission, graded, REPO)
+    assert outcome.summary["status"] == "graded" and outcome.summary["notebooks"][NAME]
+    assert len(outcome.notebooks[NAME]) < 1.2 * len(data) and seconds < 10, f"{seconds:.1f} s"
 
 
 def slow_reading(monkeypatch, seconds):
@@ -415,10 +434,8 @@ def test_the_budget_starts_before_the_notebooks_are_read(monkeypatch):
     left = {}
 
     def checks_seen(graded, student_for, key, log):
-        part = next(iter(graded))
-        left["s"] = student_for(part)._deadline - time.monotonic()
-        return {name: PartResult(name, points, [CheckResult("c", "c", 1.0, True)])
-                for name, points in graded.items()}
+        left["s"] = student_for(next(iter(graded)))._deadline - time.monotonic()
+        return passing_checks(graded, student_for, key, log)
     monkeypatch.setattr(one_submission, "run_checks", checks_seen)
     one_submission.grade_submission(job(TimeLimits(part_s=1000, submission_s=100)), REPO)
     assert 90 < left["s"] <= 99.5
