@@ -6,6 +6,8 @@ cells included; deleted ones are re-inserted) and the release metadata of
 every answer cell.  Unlike nbgrader, nothing is executed: each test cell
 gets, as its outputs, the trusted feedback of its part (stdout) and the
 points earned (the cell's value, which nbgrader reads as partial credit).
+Last, everything the student wrote is made inert (:mod:`.student_content`): formgrader renders
+this notebook on the instructor's server, and the feedback page on the student's screen.
 
 A release notebook the submission lacks, or that could not be read, gets a
 stand-in (:func:`build_missing`): the release itself, saying at the top what
@@ -13,11 +15,10 @@ happened, with each test cell's trusted 0.  So the gradebook, formgrader and
 the feedback pages show that notebook and the points it cost, like the others.
 """
 import copy
-import html
 
 import nbformat
 
-from . import cells
+from . import cells, student_content
 from ..checks.feedback import format_points, part_feedback
 
 
@@ -34,7 +35,7 @@ def build(release_nb, student_nb, located, results):
         cell.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(release_nb.answers[part].metadata["nbgrader"])
     _restore_release_cells(notebook, release_nb)
     _fill_test_cells(notebook, release_nb, results)
-    return notebook
+    return student_content.inert_notebook(notebook, release_nb.notebook)
 
 
 def build_missing(release_nb, results):
@@ -42,13 +43,13 @@ def build_missing(release_nb, results):
     notebook = copy.deepcopy(release_nb.notebook)
     for cell in notebook.cells:
         _clear(cell)
+    _fill_test_cells(notebook, release_nb, results)
+    notebook = student_content.inert_notebook(notebook, release_nb.notebook)
     reasons = sorted({check.message for result in results.values() for check in result.checks})
     lost = sum(result.max_points - result.points for result in results.values())
-    notebook.cells.insert(0, nbformat.v4.new_markdown_cell(
-        f"<pre class=\"autograder-missing\">{html.escape(release_nb.name)}.ipynb was not graded from your work: "
-        f"{html.escape('; '.join(reasons) or 'not submitted')}.\n"
-        f"It cost {format_points(lost)} points. Below is the notebook as it was released.</pre>"))
-    _fill_test_cells(notebook, release_nb, results)
+    notebook.cells.insert(0, student_content.text_cell(
+        f"{release_nb.name}.ipynb was not graded from your work: {'; '.join(reasons) or 'not submitted'}.\n"
+        f"It cost {format_points(lost)} points. Below is the notebook as it was released."))
     return notebook
 
 
