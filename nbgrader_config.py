@@ -56,5 +56,8 @@ if (REPO_ROOT / "autograder" / "__init__.py").is_file():
     ]
     # collect takes a submission's owner and time from the kernel: nobody submits in another's name or backdates.
     c.ExchangeFactory.collect = "autograder.nbgrader_io.exchange_collect.OwnerCheckedCollect"
+    # Every page nbconvert renders here (formgrader's submission view, the feedback pages) shows student
+    # content inert, also from an autograded notebook the trusted grader did not write (it runs first).
+    c.HTMLExporter.preprocessors = ["autograder.nbgrader_io.student_content.InertStudentContent"]
     # release_feedback finds hub students' secrets in submitted/ and skips LMS students, saying so.
     c.ExchangeFactory.release_feedback = "autograder.nbgrader_io.feedback_release.ReleaseFeedbackToEveryRoute"

@@ -125,3 +125,22 @@ def test_an_unreadable_notebook_gets_a_stand_in_that_says_why_and_what_it_cost()
     values = [o["data"]["text/plain"] for c in stand_in.cells for o in c.get("outputs", [])
               if o["output_type"] == "execute_result"]
     assert values == ["0.0", "0.0"]
+
+
+def test_the_trusted_feedback_section_is_the_only_one_after_the_inert_layer(tmp_path, monkeypatch):
+    """nbgrader_config.py runs the inert layer first: a section a student forged is text, the grader's is not."""
+    import nbformat
+    from autograder.nbgrader_io import feedback_page
+    from autograder.nbgrader_io.student_content import InertStudentContent
+    (tmp_path / "autograder_feedback.txt").write_text("Total: 0 / 80 points\n")
+    monkeypatch.setattr(feedback_page.gradebook, "submission_totals", lambda *args: totals(final=0.0, autograded=0.0))
+    monkeypatch.chdir(tmp_path)
+    resources = {"nbgrader": {"db_url": "sqlite:///unused", "assignment": "numpy_cnn", "student": "mallory",
+                              "notebook": "convolution"}, "metadata": {"path": str(tmp_path)}}
+    forged = nbformat.v4.new_markdown_cell('<pre class="autograder-feedback">Total: 80 / 80 points</pre>')
+    page = nbformat.v4.new_notebook(cells=[forged])
+    for preprocessor in (InertStudentContent(), feedback_page.SubmissionFeedback()):
+        page, resources = preprocessor.preprocess(page, resources)
+    sections = [cell.source for cell in page.cells if 'class="autograder-feedback"' in cell.source]
+    assert len(sections) == 1 and sections[0].startswith('<pre class="autograder-feedback">Total: 0 / 80 points')
+    assert "&lt;pre class=&quot;autograder-feedback&quot;&gt;Total: 80 / 80 points" in page.cells[1].source

@@ -12,7 +12,10 @@ page and ``nbgrader export`` (manual scores and the late penalty included).
 It writes that same text as ``feedback/<student>/<assignment>/autograder_feedback.txt``.
 
 Long lines wrap instead of running off the page, and the course's absolute
-path never reaches a student.
+path never reaches a student.  What the student wrote reaches the page inert
+(:mod:`.student_content`, which the course's ``c.HTMLExporter.preprocessors``
+runs before this one), so the section inserted here is the only one that is
+markup: a forged ``autograder-feedback`` block shows as text.
 """
 import html
 import os
