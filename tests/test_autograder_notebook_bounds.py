@@ -238,6 +238,37 @@ def test_odd_json_anywhere_is_read_whole_or_refused_quoting_nothing(data):
     assert NAME in written_back(data).notebooks
 
 
+def seen(notebook):
+    return [(cell.get("cell_type"), cell.get("source"), cell.get("metadata"), cell.get("outputs"))
+            for cell in notebook["cells"]]
+
+
+@PROPERTIES
+@given(FRAGMENTS, st.sampled_from(PLACES))
+def test_what_the_grader_reads_is_what_nbformat_reads(fragment, place):
+    # nbgrader, formgrader and Jupyter read notebooks with nbformat (Python's json: the last of duplicate
+    # keys wins): the grader must grade the very cells they show, never another parse of the same bytes.
+    data = notebook_bytes(fragment, place, WITH_OUTPUT)
+    try:
+        notebook = cells.parse_notebook(data, f"{NAME}.ipynb")
+    except cells.NotebookError:
+        return
+    theirs = nbformat.reads(data.decode("utf-8"), as_version=4, capture_validation_error={})
+    assert seen(notebook) == seen(theirs)
+
+
+def test_duplicate_grade_ids_and_keys_are_read_as_nbgrader_reads_them():
+    tree = copy.deepcopy(BASE)
+    answer = tree["cells"][ANSWER]
+    tree["cells"].insert(ANSWER, dict(copy.deepcopy(answer), id="copy", source="def conv_forward_naive(): pass"))
+    text = json.dumps(tree).replace('"source": "def conv_forward_naive(): pass"',
+                                    '"source": "first", "source": "def conv_forward_naive(): pass"')
+    parsed = read_submission(SubmittedFolder("alice", {NAME: text.encode()}), RELEASE)
+    where = parsed.located[NAME]["conv_forward_naive"]
+    assert where.index == ANSWER and where.source == "def conv_forward_naive(): pass"
+    assert "several cells carry the grade_id conv_forward_naive; the first one was graded" in where.note
+
+
 @PROPERTIES
 @given(st.binary(max_size=2000))
 def test_any_bytes_are_read_or_refused_with_a_notebook_error(data):
