@@ -129,3 +129,26 @@ def test_links_unknown_users_and_path_names_are_refused_without_stopping_the_cla
     assert "not a plain folder name" in output
     names = sorted(path.name for path in (collected["course"] / "submitted").iterdir())
     assert names == [ALICE, MALLORY]
+
+
+def test_a_copy_stops_at_its_entry_count_and_depth_and_never_follows_a_link(tmp_path):
+    """No users needed: the copy of one submission folder, with more entries and levels than a submission has."""
+    from autograder.nbgrader_io import exchange_collect
+    wide, deep = tmp_path / "wide", tmp_path / "deep"
+    for number in range(exchange_collect.MAX_ENTRIES + 50):
+        (wide / f"{number:04d}.ipynb").parent.mkdir(exist_ok=True)
+        (wide / f"{number:04d}.ipynb").write_text("x")
+    (wide / "0000-link.ipynb").symlink_to(wide / "0000.ipynb")
+    levels = deep.joinpath(*"abcde")
+    levels.mkdir(parents=True)
+    (levels / "too_deep.ipynb").write_text("x")
+    (deep / "a" / "shallow.ipynb").write_text("x")
+    for source in (wide, deep):
+        (tmp_path / f"{source.name}-copy").mkdir()
+    skipped = dict(exchange_collect.copy_regular_files(wide, tmp_path / "wide-copy", None, 1000))
+    assert skipped["0000-link.ipynb"] == "a link or not a regular file"
+    assert any("more than" in why for why in skipped.values())
+    assert len(list((tmp_path / "wide-copy").iterdir())) < exchange_collect.MAX_ENTRIES
+    exchange_collect.copy_regular_files(deep, tmp_path / "deep-copy", None, 1000)
+    assert (tmp_path / "deep-copy" / "a" / "shallow.ipynb").is_file()
+    assert not list((tmp_path / "deep-copy").rglob("too_deep.ipynb"))
