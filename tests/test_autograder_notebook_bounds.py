@@ -440,6 +440,37 @@ def test_an_answer_that_lost_its_metadata_is_found_without_parsing_every_cell():
     assert all("the last cell defining" in where.note for where in parsed.located[NAME].values())
 
 
+def strip_magics_whole(source):
+    """What :func:`cells.strip_magics` computed before it worked in pieces (the oracle)."""
+    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+LINE_PARTS = st.sampled_from(["a", " ", "\t", "%", "!", "#", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x85",
+                              "\xa0", "\u2028", "\u3000", "\U0001f600"])
+
+
+@PROPERTIES
+@given(st.lists(LINE_PARTS, max_size=40).map("".join), st.integers(1, 8))
+def test_magics_are_stripped_piece_by_piece_as_they_were_whole(source, piece_chars):
+    original = cells.MAGIC_PIECE_CHARS
+    cells.MAGIC_PIECE_CHARS = piece_chars
+    try:
+        assert cells.strip_magics(source) == strip_magics_whole(source)
+    finally:
+        cells.MAGIC_PIECE_CHARS = original
+
+
+@pytest.mark.parametrize("line", ["ab\n", "%a\n"])
+def test_magics_of_a_huge_answer_cell_are_stripped_in_little_memory(line):
+    # 48 MB of short lines, split whole into 16 million strings, cost 1.1 to 1.9 GiB (tracemalloc).
+    source = line * 4_000_000
+    stripped, seconds, peak = measured(cells.strip_magics, source)
+    assert stripped.startswith(strip_magics_whole(source[:3_000])) and len(stripped) < 2 * len(source)
+    # The pieces and their join, and the lines of one piece: no more than that.
+    assert peak < 3 * len(stripped) + 16 * MiB, f"{peak / MiB:.0f} MiB"
+    assert seconds < 10, f"{seconds:.1f} s"
+
+
 # ---------------------------------------------------------------------------
 # Reading runs inside the submission's time budget; writing back costs no more than reading
 # ---------------------------------------------------------------------------

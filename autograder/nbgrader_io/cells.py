@@ -297,15 +297,32 @@ def find_cell(notebook, wanted_id, path="notebook"):
     return cell
 
 
+# strip_magics works on pieces of about this many characters, each ending a line: split whole into
+# its lines, an answer cell of 48 MB of short lines cost 1 GiB more in the grader's process.
+MAGIC_PIECE_CHARS = 1 << 20
+
+
 def strip_magics(source):
     """``source`` with IPython magics and shell escapes (``%...``, ``!...``) commented out.
 
     Graded code runs in plain Python, where those lines are syntax errors.
     Line numbers are kept, so error messages still point at the right line.
+    Lines end as :meth:`str.splitlines` ends them, joined by ``"\\n"``.
     """
-    lines = source.splitlines()
-    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
-                     for line in lines)
+    pieces, start = [], 0
+    while start < len(source):
+        end = source.find("\n", start + MAGIC_PIECE_CHARS)
+        end = len(source) if end < 0 else end + 1
+        pieces.append(_strip_magics_of(source[start:end]))
+        start = end
+    return "\n".join(pieces)
+
+
+def _strip_magics_of(text):
+    lines = text.splitlines()
+    if "%" not in text and "!" not in text:
+        return "\n".join(lines)
+    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line for line in lines)
 
 
 # The grader parses answer cells in its own process, where a syntax tree costs about 500 bytes
