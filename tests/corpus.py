@@ -633,10 +633,8 @@ def conv_forward_naive(x, w, b, conv_param):
 # Each replaces one answer cell with code that is right where it matters and tries to
 # win points, read the hidden cases or forge feedback through what crosses the boundary.
 
-BOUNDARY_HOSTILE = {
-    # Correct output, then the input is modified; the worker is patched to report the
-    # arguments as they were before the call.
-    "lying_about_inputs": ("conv_forward_naive", CONV_FORWARD.replace("def conv_forward_naive", "def _honest") + '''
+# Student code that patches the sandbox's worker to report a call's arguments as they were before it.
+FORGED_ARGUMENTS_REPORT = '''
 import copy
 import sys
 
@@ -651,7 +649,13 @@ def _lying_call(self, header, arrays):
     return reply
 
 _Worker.call = _lying_call
+'''
+HONEST_CONV_FORWARD = CONV_FORWARD.replace("def conv_forward_naive", "def _honest")
 
+BOUNDARY_HOSTILE = {
+    # Correct output, then the input is modified; the worker is patched to report the
+    # arguments as they were before the call.
+    "lying_about_inputs": ("conv_forward_naive", HONEST_CONV_FORWARD + FORGED_ARGUMENTS_REPORT + '''
 def conv_forward_naive(x, w, b, conv_param):
     out, cache = _honest(x, w, b, conv_param)
     b += 1.0        # the bias only: the backward pass, which reads this cache, does not use it
@@ -660,22 +664,8 @@ def conv_forward_naive(x, w, b, conv_param):
     # Issue 19's attack on "inputs left unmodified": modify the inputs on the first call, recognise the
     # very same objects on the second call and answer from memory, and forge the worker's report.
     # Nothing the grader can see tells it apart from honest code, so that check earns no points.
-    "recognising_its_inputs": ("conv_forward_naive", CONV_FORWARD.replace("def conv_forward_naive", "def _honest") + '''
-import copy
-import sys
-
-_Worker = next(module.Worker for module in list(sys.modules.values()) if hasattr(module, "Worker"))
-_original_call = _Worker.call
+    "recognising_its_inputs": ("conv_forward_naive", HONEST_CONV_FORWARD + FORGED_ARGUMENTS_REPORT + '''
 _answered = {}
-
-def _forging_call(self, header, arrays):
-    before = copy.deepcopy(self.decode(header["args"], arrays))
-    reply = _original_call(self, header, arrays)
-    if "args_after" in reply:
-        reply["args_after"] = (before, reply["args_after"][1])
-    return reply
-
-_Worker.call = _forging_call
 
 def conv_forward_naive(x, w, b, conv_param):
     key = (id(x), id(w), id(b), id(conv_param))
