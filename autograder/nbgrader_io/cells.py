@@ -139,7 +139,7 @@ def _version_problem(raw):
 # UTF-8 file can hold: one in a markdown cell stopped the grade command for the whole class (writing
 # its autograded notebook raised UnicodeEncodeError).  Jupyter cannot save one (it writes strict
 # UTF-8); only an escape makes one.
-_SURROGATE_ESCAPE = (b"\\ud", b"\\uD")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -148,7 +148,7 @@ def _surrogate_problem(data, raw):
 
     Looked for only when ``data`` holds an escape that could make one.
     """
-    if not any(escape in data for escape in _SURROGATE_ESCAPE):
+    if not _SURROGATE_ESCAPE.search(data):
         return ""
     pending = [raw]
     while pending:
