@@ -31,9 +31,9 @@ MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 # 37-143 objects and arrays and nest 5-6 deep; one executed with a figure per code cell (48 MB)
 # holds 891, 152 and 7; one printing a log of 100,000 lines holds 100,574 values.  Just under the
 # bounds, the trusted side of one notebook (grade_submission with the checks left out: read, the
-# autograded copy, written) took at most 10 s (4,900 cells, 80,000 objects) and 0.4 GiB above the
-# 0.6 GiB of a grading process; at the byte limit, one string of 50 MB with an emoji in it (4 bytes
-# a character in memory) 1.6 s and 0.6 GiB.
+# autograded copy, written) took at most 2.1 s and 0.2 GiB above the 0.6 GiB of a grading process;
+# at the byte limit, a code cell of 50 MB with an emoji in it (4 bytes a character in memory) 1.1 s
+# and 0.6 GiB, and four such notebooks in one submission 6.7 s and 2.0 GiB.
 MAX_JSON_VALUES = 1_000_000        # values: 1,400 times the course's notebooks, 10 times that log
 MAX_JSON_CONTAINERS = 100_000      # objects and arrays: 700 times; MAX_CELLS cells with outputs fit
 MAX_JSON_DEPTH = 100               # nesting: 14 times; far from Python's recursion limit in every copy
