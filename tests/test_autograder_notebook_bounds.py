@@ -432,6 +432,16 @@ def test_only_nbformat_4_is_read():
             cells.parse_notebook(json.dumps(tree).encode(), "old.ipynb")
 
 
+def test_reading_leaves_no_state_behind_in_nbformat():
+    # nbformat's validation compiled and kept a validator for each nbformat_minor a notebook named
+    # (0.34 s and 0.2 MiB each, for the life of the grading process); reading validates nothing now.
+    from nbformat import validator
+    before = dict(validator.validators)
+    for minor in (6, 77, 10**30):
+        cells.parse_notebook(json.dumps(dict(BASE, nbformat_minor=minor)).encode(), "future.ipynb")
+    assert validator.validators == before
+
+
 @pytest.mark.parametrize("outputs", [[None], ["text"], [{"output_type": 1}], {}])
 def test_outputs_of_a_markdown_cell_are_checked_like_any_outputs(outputs):
     # The search for a fake score reads the outputs of every cell: a markdown cell with [null] as outputs
@@ -482,12 +492,12 @@ def test_magics_are_stripped_piece_by_piece_as_they_were_whole(source, piece_cha
 
 @pytest.mark.parametrize("line", ["ab\n", "%a\n"])
 def test_magics_of_a_huge_answer_cell_are_stripped_in_little_memory(line):
-    # 48 MB of short lines, split whole into 16 million strings, cost 1.1 to 1.9 GiB (tracemalloc).
-    source = line * 4_000_000
+    # 48 MB of short lines, split whole into 16 million strings, cost 1.1 to 1.9 GiB (tracemalloc); 6 MB here.
+    source = line * 2_000_000
     stripped, seconds, peak = measured(cells.strip_magics, source)
     assert stripped.startswith(strip_magics_whole(source[:3_000])) and len(stripped) < 2 * len(source)
-    # The pieces and their join, and the lines of one piece: no more than that.
-    assert peak < 3 * len(stripped) + 16 * MiB, f"{peak / MiB:.0f} MiB"
+    # The pieces and their join, and the lines of one piece (up to about 40 MiB): no more than that.
+    assert peak < 3 * len(stripped) + 48 * MiB, f"{peak / MiB:.0f} MiB"
     assert seconds < 10, f"{seconds:.1f} s"
 
 
