@@ -233,3 +233,15 @@ def test_a_megabyte_answer_cell_is_not_parsed_in_the_grader_and_costs_little_mem
     assert seconds < 10 and peak < 400 * 2**20, (seconds, peak)
     program = parsed.programs["conv_forward_naive"]
     assert any("TABLE = [" in source for _name, source in program.cells)    # still graded, in its sandbox
+
+
+def test_notebooks_over_the_submissions_total_are_refused_and_the_first_ones_read(tmp_path):
+    """Each notebook under its own limit, together over the submission's: the ones that fit are read."""
+    folder = submitted_folder(tmp_path)
+    third = submission.MAX_SUBMISSION_BYTES // 3 + 1
+    for name in NAMES:
+        (folder / f"{name}.ipynb").write_bytes(b" " * third)
+    read = read_submitted_folder(folder, NAMES)
+    assert len(read.files) == 2 and sum(map(len, read.files.values())) <= submission.MAX_SUBMISSION_BYTES
+    assert sorted(read.refused) == sorted(f"{name}.ipynb" for name in NAMES[2:])
+    assert all("over 50 MB in all" in why for why in read.refused.values())

@@ -33,6 +33,10 @@ BUDGET_SPENT = "this submission's time budget was used up before it was reached"
 MAX_TIMESTAMP_BYTES = 64
 TIMESTAMP_TEXT = re.compile(r"[0-9A-Za-z :.+\-]{1,64}")
 MAX_NAME_CHARS = 100
+# All the notebooks of one submission together.  Each may have up to cells.MAX_NOTEBOOK_BYTES, but four
+# at that limit (text of 4-byte characters) took a grading process 2.6 GiB and kept 1.6 GiB of it while
+# its sandboxes ran, past a worker's 3 GiB; a course's submission is a few megabytes.
+MAX_SUBMISSION_BYTES = cells.MAX_NOTEBOOK_BYTES
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _OPEN_FOLDER = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -77,15 +81,18 @@ def _safe_name(name):
 
 
 def _read_open_folder(fd, student, notebook_names):
-    files, refused = {}, {}
+    files, refused, room = {}, {}, MAX_SUBMISSION_BYTES
     for name in notebook_names:
         try:
-            data = _read_regular_file(fd, f"{name}.ipynb", cells.MAX_NOTEBOOK_BYTES)
+            data = _read_regular_file(fd, f"{name}.ipynb", min(cells.MAX_NOTEBOOK_BYTES, room))
         except OSError as error:
-            refused[f"{name}.ipynb"] = _refusal(error, "file")
+            too_much = error.errno == errno.EFBIG and room < cells.MAX_NOTEBOOK_BYTES
+            refused[f"{name}.ipynb"] = (f"the submitted notebooks are over {MAX_SUBMISSION_BYTES >> 20} MB "
+                                        "in all" if too_much else _refusal(error, "file"))
             continue
         if data is not None:
             files[name] = data
+            room -= len(data)
     timestamp = ""
     try:
         timestamp = _timestamp(_read_regular_file(fd, TIMESTAMP_FILE, MAX_TIMESTAMP_BYTES))
