@@ -152,3 +152,18 @@ def test_a_copy_stops_at_its_entry_count_and_depth_and_never_follows_a_link(tmp_
     exchange_collect.copy_regular_files(deep, tmp_path / "deep-copy", None, 1000)
     assert (tmp_path / "deep-copy" / "a" / "shallow.ipynb").is_file()
     assert not list((tmp_path / "deep-copy").rglob("too_deep.ipynb"))
+
+
+def test_a_folder_that_cannot_be_read_is_refused_for_its_student_alone(tmp_path, monkeypatch):
+    """As a collector without root meets a submission whose student made a subfolder unreadable."""
+    from autograder.nbgrader_io import exchange_collect
+
+    def unreadable(folder):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(exchange_collect, "kernel_time", unreadable)
+    collect = exchange_collect.OwnerCheckedCollect()
+    collect.inbound_path, collect._kernel_times = str(tmp_path), {}
+    name = f"{ALICE}+{ASSIGNMENT}+2026-01-01 00:00:00.000000 UTC+r"
+    (tmp_path / name).mkdir()
+    record = collect._record(name)
+    assert record["refused"] == "it could not be read (EACCES)" and "timestamp" not in record

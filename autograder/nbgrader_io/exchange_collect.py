@@ -28,24 +28,23 @@ This collect, named in ``c.ExchangeFactory.collect`` of the course's ``nbgrader_
 """
 import datetime
 import errno
+import itertools
 import os
 import pwd
-import re
 import stat
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect, groupby
 from nbgrader.utils import check_mode, parse_utc
 
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"     # as nbgrader submit writes it
+from .gradebook import STUDENT_ID, TIMESTAMP_FORMAT
+
 # nbgrader submit writes its time, then copies the files: a claim this much earlier than the kernel's
 # time is not a clock's doing.
 CLOCK_SLACK = datetime.timedelta(minutes=1)
 # A submission holds the release's few notebooks; far more is not a submission.
 MAX_ENTRIES = 200
 MAX_DEPTH = 4
-# A student id becomes a folder under submitted/: never "..", a slash or anything a shell would mangle.
-STUDENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -66,6 +65,7 @@ class OwnerCheckedCollect(ExchangeCollect):
         if not self.check_owner:
             self.log.warning("check_owner is off: the exchange cannot tell students apart, so a student can "
                              "submit in another student's name")
+        self._kernel_times = {}        # path -> its time, for do_copy's timestamp.txt
         records = [self._record(name) for name in self._submission_names()]
         for record in records:
             if record["refused"]:
@@ -94,10 +94,15 @@ class OwnerCheckedCollect(ExchangeCollect):
         """nbgrader's record of one submission, its time the kernel's; ``refused`` says why not, or ""."""
         path = os.path.join(self.inbound_path, name)
         username, _assignment, claimed, _random = name.rsplit("+", 3)
-        record = {"username": username, "filename": name, "refused": self._refusal(path, username)}
+        record = {"username": username, "filename": name}
+        try:
+            record["refused"] = self._refusal(path, username)
+            if not record["refused"]:
+                record["timestamp"] = self._kernel_times[path] = kernel_time(path)
+        except OSError as error:     # a folder its student made unreadable, or one gone since it was listed
+            record["refused"] = f"it could not be read ({errno.errorcode.get(error.errno, 'error')})"
         if record["refused"]:
             return record
-        record["timestamp"] = kernel_time(path)
         try:
             backdated = parse_utc(claimed) < record["timestamp"] - CLOCK_SLACK
         except (ValueError, OverflowError, TypeError):
@@ -117,7 +122,7 @@ class OwnerCheckedCollect(ExchangeCollect):
 
     def _refusal(self, path, username):
         """Why the submission at ``path`` may not be collected for ``username``, or ""."""
-        if not STUDENT_NAME.fullmatch(username):
+        if not STUDENT_ID.fullmatch(username):
             return "its student name is not a plain folder name"
         info = os.lstat(path)
         if not stat.S_ISDIR(info.st_mode):
@@ -135,13 +140,13 @@ class OwnerCheckedCollect(ExchangeCollect):
         for name, why in skipped:
             self.log.warning("%s: left out %s (%s)", os.path.basename(src), name, why)
         with open(os.path.join(dest, "timestamp.txt"), "w", encoding="utf-8") as stamp:
-            stamp.write(kernel_time(src).strftime(TIMESTAMP_FORMAT))
+            stamp.write(self._kernel_times[src].strftime(TIMESTAMP_FORMAT))
 
 
 def kernel_time(folder):
     """The latest change time of ``folder`` and everything in it (UTC, aware): when it was last written."""
     latest = os.lstat(folder).st_ctime
-    for entry, _depth in _walk(folder):
+    for entry, _depth in itertools.islice(_walk(folder), MAX_ENTRIES):     # what copy_regular_files copies
         latest = max(latest, entry.stat(follow_symlinks=False).st_ctime)
     return parse_utc(datetime.datetime.fromtimestamp(latest, datetime.timezone.utc).strftime(TIMESTAMP_FORMAT))
 

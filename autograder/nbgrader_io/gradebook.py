@@ -25,6 +25,10 @@ from traitlets.config.loader import PyFileConfigLoader
 from . import cells
 
 CONFIG_FILE = "nbgrader_config.py"
+# What nbgrader itself writes in timestamp.txt, and what every route into submitted/ writes there too.
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
+# A student id becomes a folder name under submitted/: never "..", a slash or anything a shell would mangle.
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}", re.ASCII)
 
 
 def _put_python_scripts_on_path():

@@ -66,10 +66,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nbgrader.utils import parse_utc
 
+from .gradebook import TIMESTAMP_FORMAT
 from .lms_names import ATTEMPT_FORMAT, LAYOUTS, name_reader, shown
 from .upload_zips import MAX_UPLOAD_BYTES, IntakeError, Upload, opened_download, reason_for  # noqa: F401
 
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"      # what nbgrader itself writes in timestamp.txt
 # A browser's " (1)" and Canvas's "-1" on a file uploaded again.
 COPY_SUFFIX = re.compile(r"(?: \([0-9]+\)|-[0-9]+)$")
 

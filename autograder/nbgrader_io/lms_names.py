@@ -42,8 +42,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-# A student id becomes a folder name under submitted/: never "..", a slash or anything a shell would mangle.
-STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}", re.ASCII)
+from .gradebook import STUDENT_ID
+
 ATTEMPT_FORMAT = "%Y-%m-%d-%H-%M-%S"
 NOT_LMS_NAMED = "not named like a submission of this LMS"
 # A name printed in the report is cut after this many characters: a file name cannot flood the line.
