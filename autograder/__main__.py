@@ -1,6 +1,6 @@
 """Command line of the trusted grader.
 
-    python -m autograder grade ASSIGNMENT [--workers N] [--student ID ...] [--isolation LEVEL]
+    python -m autograder grade ASSIGNMENT [--workers N] [--student ID ...] [--isolation LEVEL] [--preflight always]
     python -m autograder grade ASSIGNMENT --cluster local:N | --scheduler ADDRESS [--tls FOLDER]
     python -m autograder worker SCHEDULER_ADDRESS [--nworkers N] [--tls FOLDER]
     python -m autograder generate ASSIGNMENT
@@ -24,7 +24,10 @@ every ``submitted/*/ASSIGNMENT/`` (or only the named students) and writes:
 * ``autograded/.autograder/ASSIGNMENT/<student>.json`` and ``.log``: the
   instructor's record (flags, the student's printed output, grader errors).
 
-``submitted/`` is only read.  Re-running gives the same gradebook.
+``submitted/`` is only read.  Re-running gives the same gradebook.  Before any student, ``grade``
+grades the instructor solutions (the pre-flight); a pass is remembered in
+``autograded/.autograder/.preflight/`` and the next run skips it while nothing that decides
+it changed (:mod:`autograder.preflight_record`); ``--preflight always`` runs it anyway.
 ``generate`` regenerates the release from ``solutions/`` with nbgrader, keeping the
 old release when that fails (:mod:`autograder.nbgrader_io.regenerate`).
 ``intake`` collects an LMS's bulk download into ``submitted/``
@@ -48,7 +51,7 @@ from .nbgrader_io.gradebook import CourseError, assignment_dir, course_directory
 from .nbgrader_io.regenerate import regenerate_release
 from .nbgrader_io.lms_intake import LAYOUTS, IntakeError, intake, report_line
 from .nbgrader_io.release import ReleaseError
-from .whole_class import PreflightFailed, choose_isolation, grade_class, write_class_grades
+from .whole_class import PREFLIGHT_POLICIES, PreflightFailed, choose_isolation, grade_class, write_class_grades
 
 
 def main(argv=None):
@@ -67,6 +70,9 @@ def main(argv=None):
     grade.add_argument("--submission-timeout", type=_positive_seconds, default=TimeLimits.submission_s,
                        help="seconds the whole of one submission may take, all its parts together "
                             f"(default {TimeLimits.submission_s:g})")
+    grade.add_argument("--preflight", choices=PREFLIGHT_POLICIES, default="auto",
+                       help="auto (default): skip grading the instructor solutions first while a pass is "
+                            "remembered and nothing that decides it changed; always: grade them first anyway")
     _add_cluster_options(grade)
     generate = commands.add_parser("generate", help="nbgrader generate_assignment --force, keeping the old "
                                    "release if it fails")
@@ -105,7 +111,7 @@ def _run(args):
     if args.command == "grade":
         return grade_class(Path.cwd(), args.assignment, args.student, args.isolation,
                            TimeLimits(call_s=args.call_timeout, submission_s=args.submission_timeout),
-                           args.workers, _cluster_spec(args))
+                           args.workers, _cluster_spec(args), args.preflight)
     if args.command == "generate":
         print(f"wrote {regenerate_release(course_directory(Path.cwd())[0], args.assignment)}")
         return 0

@@ -31,13 +31,17 @@ from .nbgrader_io import gradebook
 from .nbgrader_io.release import load_release
 from .one_submission import (Job, Outcome, error_summary, grade_submission, place_outcome, release_files,
                              reports_dir, submitted_files, write_summary)
+from .preflight_record import Verdict, forget_record, preflight_key, record_path, verdict, write_record
 
 
-def grade_class(root, assignment, wanted, requested_isolation, time_limits, workers, cluster=None):
+def grade_class(root, assignment, wanted, requested_isolation, time_limits, workers, cluster=None,
+                preflight_policy="auto"):
     """Grade the submissions of ``assignment`` (or only the students in ``wanted``); the exit status.
 
     ``cluster``: None for the local pool of ``workers`` processes, else a
     :class:`~autograder.cluster.ClusterSpec` saying which Dask cluster grades.
+    ``preflight_policy``: ``auto`` skips a pre-flight that passed with nothing changed since,
+    ``always`` runs it (see :func:`preflight`).
     """
     coursedir, config = gradebook.course_directory(root)
     parts = assignment_parts(assignment)
@@ -50,7 +54,8 @@ def grade_class(root, assignment, wanted, requested_isolation, time_limits, work
     with contextlib.ExitStack() as stack:
         runner = _choose_runner(stack, root, cluster, workers, len(students))
         isolation = runner.choose_isolation(requested_isolation)
-        preflight(coursedir, assignment, release_dir, isolation, time_limits, runner)
+        preflight(coursedir, assignment, release_dir, isolation, time_limits, runner,
+                  preflight_record_path(root, assignment, cluster), force=preflight_policy == "always")
         gradebook.ensure_assignment(coursedir, assignment)
         jobs = _jobs(coursedir, assignment, fresh_first(root, assignment, students), release_dir,
                      isolation, time_limits)
@@ -67,34 +72,90 @@ class PreflightFailed(Exception):
 
 # The name the instructor solutions are graded under in the pre-flight (never recorded anywhere).
 PREFLIGHT_STUDENT = "instructor-solutions"
+# --preflight: auto skips it while a pass is remembered with nothing changed since; always runs it.
+PREFLIGHT_POLICIES = ("auto", "always")
 
 
-def preflight(coursedir, assignment, release_dir, isolation, time_limits, runner):
+def preflight(coursedir, assignment, release_dir, isolation, time_limits, runner, record=None, force=False):
     """Grade the instructor solutions (``solutions/<assignment>/``) as the class will be graded; the seconds.
 
     Same runner, isolation level, time limits and course package as every student, so a fault of
     the environment (a ``cnnbook`` the sandbox cannot import, a broken release, a missing module)
     stops the run here with :class:`PreflightFailed` instead of becoming every student's zero.
-    Nothing is written: the outcome stays in memory.  Stale sandbox folders of a killed run are
-    swept first.
+    The outcome stays in memory.  Stale sandbox folders of a killed run are swept first.
+
+    ``record``: where a pass is remembered (:mod:`autograder.preflight_record`), or None to
+    neither read nor write one.  While a pass there has the key of this pre-flight, it is skipped
+    (0 seconds) unless ``force``; a pass is written there, a failure of any kind removes it.
     """
     sweep_stale_scratch()
+    try:
+        return _preflight(coursedir, assignment, release_dir, isolation, time_limits, runner, record, force)
+    except PreflightFailed:
+        if record is not None:
+            _forget(record)
+        raise
+
+
+def _preflight(coursedir, assignment, release_dir, isolation, time_limits, runner, record, force):
     started = time.monotonic()
     solutions = gradebook.assignment_dir(coursedir, "source", assignment)
-    if not solutions.is_dir():
-        raise PreflightFailed(f"pre-flight failed: no instructor solutions in {solutions}; the grade command "
-                              "grades them first, to check that the sandbox grades right answers right")
-    release = release_files(release_dir)
-    job = Job(assignment=assignment, student=PREFLIGHT_STUDENT, release=release,
-              submitted=submitted_files(solutions, list(release)), isolation=isolation,
-              case_key=submission_key(course_secret(), assignment, PREFLIGHT_STUDENT), time_limits=time_limits)
+    job = _preflight_job(solutions, assignment, release_dir, isolation, time_limits)
+    key = preflight_key(job) if record is not None else None
+    if key is not None and _skipped(record, key, assignment, force):
+        return 0.0
     outcome = next(iter(runner.run([job])))
     summary = outcome.summary
     if summary["status"] != "graded" or summary["points"] != summary["max_points"]:
         raise PreflightFailed(_preflight_failure(solutions, isolation, outcome))
     seconds = time.monotonic() - started
     print(f"pre-flight: the instructor solutions earn full marks in the sandbox ({seconds:.1f} s)", flush=True)
+    if key is not None:
+        _remember(record, key, assignment, seconds)
     return seconds
+
+
+def _preflight_job(solutions, assignment, release_dir, isolation, time_limits):
+    if not solutions.is_dir():
+        raise PreflightFailed(f"pre-flight failed: no instructor solutions in {solutions}; the grade command "
+                              "grades them first, to check that the sandbox grades right answers right")
+    release = release_files(release_dir)
+    return Job(assignment=assignment, student=PREFLIGHT_STUDENT, release=release,
+               submitted=submitted_files(solutions, list(release)), isolation=isolation,
+               case_key=submission_key(course_secret(), assignment, PREFLIGHT_STUDENT), time_limits=time_limits)
+
+
+def _skipped(record, key, assignment, force):
+    """Whether the record holds a pass of this very pre-flight; one line says why it runs or not."""
+    decided = Verdict(False, "--preflight always") if force else verdict(record, key, assignment)
+    print(f"pre-flight: {decided.reason}" if decided.skip else f"pre-flight: running it ({decided.reason})",
+          flush=True)
+    return decided.skip
+
+
+def preflight_record_path(root, assignment, cluster):
+    """Where a pass is kept: none for ``--scheduler`` runs (what the workers have installed is not known here)."""
+    if cluster is not None and cluster.scheduler:
+        print("pre-flight: runs on every grade on a remote cluster (its workers' environment is not known here)",
+              flush=True)
+        return None
+    return record_path(reports_dir(root, assignment).parent, assignment)
+
+
+def _remember(record, key, assignment, seconds):
+    try:
+        write_record(record, key, assignment, seconds)
+    except OSError as error:
+        print(f"WARNING: pre-flight: the pass could not be recorded ({error}); the next grade runs it again",
+              file=sys.stderr, flush=True)
+
+
+def _forget(record):
+    try:
+        forget_record(record)
+    except OSError as error:
+        print(f"WARNING: pre-flight: the record of an earlier pass could not be removed ({error}); remove "
+              f"{record}", file=sys.stderr, flush=True)
 
 
 def _preflight_failure(solutions, isolation, outcome):
