@@ -48,12 +48,17 @@ if (REPO_ROOT / "autograder" / "__init__.py").is_file():
         sys.path.insert(0, str(REPO_ROOT))
     # `nbgrader autograde` (and formgrader's Autograde button) refuses to replace trusted grades.
     c.Autograde.exporter_class = "autograder.nbgrader_io.plain_autograde.TrustedGraderOnly"
-    # Every feedback page carries the whole trusted feedback under the gradebook's total; long lines wrap.
+    # Every feedback page starts with a summary of the whole trusted feedback under the gradebook's total
+    # (failures first, with their reasons), loads nothing from the network and reads at phone width.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
         "autograder.nbgrader_io.feedback_page.SubmissionFeedback",
     ]
+    # The page's template lies beside feedback_page.py and extends nbgrader's (its cells and score headings).
+    # Set for GenerateFeedback's exporter alone: formgrader's own pages keep their templates.
+    c.GenerateFeedback.HTMLExporter.template_file = "feedback_page.html.j2"
+    c.GenerateFeedback.HTMLExporter.extra_template_paths = [str(REPO_ROOT / "autograder" / "nbgrader_io")]
     # collect takes a submission's owner and time from the kernel: nobody submits in another's name or backdates.
     c.ExchangeFactory.collect = "autograder.nbgrader_io.exchange_collect.OwnerCheckedCollect"
     # Every page nbconvert renders here (formgrader's submission view, the feedback pages) shows student
