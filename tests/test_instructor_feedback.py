@@ -233,8 +233,7 @@ def preprocess_page(tmp_path, monkeypatch, text, notebook=None, parent=None):
     return feedback_page.SubmissionFeedback(parent=parent).preprocess(notebook or nbformat.v4.new_notebook(), resources)
 
 
-def test_the_page_gets_the_summary_and_its_style_and_the_folder_gets_the_same_text(tmp_path, monkeypatch):
-    import base64
+def test_a_page_escapes_what_student_code_wrote_and_wraps_a_600_character_line(tmp_path, monkeypatch):
     hostile = "<script>alert('x')</script>" + "y" * 600
     _, resources = preprocess_page(tmp_path, monkeypatch, f"Total: 0 / 80 points\np: 0 / 5 points\n"
                                                           f"  [FAIL] out (weight 1): {hostile}\n")
@@ -244,7 +243,14 @@ def test_the_page_gets_the_summary_and_its_style_and_the_folder_gets_the_same_te
     assert "white-space: pre-wrap" in feedback_page.PAGE_CSS and "anywhere" not in feedback_page.PAGE_CSS
     written = (tmp_path / "feedback" / "mallory" / "numpy_cnn" / "autograder_feedback.txt").read_text()
     assert hostile in written and written.startswith("Total: 0 / 80 points (autograded 0)")
-    [link] = [a for a in parsed(summary).iter("a") if a.get("download")]
+
+
+def test_every_page_carries_the_text_file_of_its_folder_as_a_download(tmp_path, monkeypatch):
+    import base64
+    _, resources = preprocess_page(tmp_path, monkeypatch, "Total: 0 / 80 points\np: 0 / 5 points\n"
+                                                          "  [FAIL] out (weight 1): \u00e9 <b>\n")
+    written = (tmp_path / "feedback" / "mallory" / "numpy_cnn" / "autograder_feedback.txt").read_text()
+    [link] = [a for a in parsed(resources["autograder_feedback"]["summary"]).iter("a") if a.get("download")]
     assert link.get("download") == "autograder_feedback.txt"
     prefix = "data:text/plain;charset=utf-8;base64,"
     assert link.get("href").startswith(prefix)
@@ -296,24 +302,27 @@ def zero_scores(notebook, resources):
     return notebook, resources
 
 
-def test_the_course_template_puts_the_summary_first_and_loads_nothing(tmp_path, monkeypatch):
-    """The release's convolution notebook through the exporter GenerateFeedback builds from the course config."""
+FORGED = '<pre class="autograder-feedback">Total: 80 / 80 points</pre>'     # a student's imitation
+
+
+def course_page(tmp_path, monkeypatch):
+    """The release's convolution notebook, with a forged feedback cell, through the exporter nbgrader builds from
+    the course config (inert layer, scores, SubmissionFeedback, the course template); the page's parsed tree."""
     import nbformat
+    from bleach._vendor import html5lib
     from nbgrader.converters import GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
     from autograder.nbgrader_io import cells
     config = course_config(monkeypatch)
     notebook = cells.read_notebook(REPO / "exercises" / "numpy_cnn" / "convolution.ipynb")
-    forged = '<pre class="autograder-feedback">Total: 80 / 80 points</pre>'     # a student's imitation: text
-    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(forged))
+    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(FORGED))
     for cell in notebook.cells:
         if cells.is_test_cell(cell):
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="p: 0 / 5 points\n  [FAIL] x\n"),
                             nbformat.v4.new_output("execute_result", data={"text/plain": "0.0"}, execution_count=1)]
-    text = submission_feedback("mallory", "numpy_cnn", graded_parts())
-    (tmp_path / "autograder_feedback.txt").write_text(text)
-    monkeypatch.setattr(feedback_page.gradebook, "submission_totals", lambda *args: totals(final=7.5, autograded=7.5,
-                                                                                           max_score=15.0))
+    (tmp_path / "autograder_feedback.txt").write_text(submission_feedback("mallory", "numpy_cnn", graded_parts()))
+    monkeypatch.setattr(feedback_page.gradebook, "submission_totals",
+                        lambda *args: totals(final=7.5, autograded=7.5, max_score=15.0))
     monkeypatch.chdir(tmp_path)
     converter = GenerateFeedback(coursedir=CourseDirectory(config=config, root=str(tmp_path)), config=config)
     exporter = converter.exporter_class(parent=converter, config=converter.config)
@@ -323,16 +332,32 @@ def test_the_course_template_puts_the_summary_first_and_loads_nothing(tmp_path, 
                               "notebook": "convolution", "score": 0.0, "max_score": 25.0, "late_penalty": 0.0},
                  "metadata": {"path": str(tmp_path), "name": "convolution"}}
     page, _ = exporter.from_notebook_node(notebook, resources=resources)
-    from bleach._vendor import html5lib
-    tree = html5lib.parse(page, namespaceHTMLElements=False)
+    return page, html5lib.parse(page, namespaceHTMLElements=False)
+
+
+def summary_and_notebook(tree):
+    return [el for el in tree.iter() if el.get("id") == "notebook" or "autograder-summary" in (el.get("class") or "")]
+
+
+def test_the_course_template_puts_the_summary_first_and_loads_nothing(tmp_path, monkeypatch):
+    page, tree = course_page(tmp_path, monkeypatch)
     assert [el.tag for el in tree.iter() if el.tag in ("script", "link", "iframe", "object", "embed")] == []
     assert not [s for s in tree.iter("style") if "url(" in "".join(s.itertext()) or "@import" in "".join(s.itertext())]
     assert [m.get("content") for m in tree.iter("meta") if m.get("name") == "viewport"] == [
         "width=device-width, initial-scale=1"]
-    body = [el for el in tree.iter() if el.get("id") in ("notebook",) or "autograder-summary" in (el.get("class") or "")]
-    assert [el.get("id") or "summary" for el in body] == ["summary", "notebook"]      # the summary first, outside
-    assert [el for el in body[1].iter() if "autograder-" in (el.get("class") or "")] == []
-    assert forged in text_of(body[1])
-    assert len(with_class(tree, "autograder-feedback")) == 1 and "Out[" not in page
+    assert [el.get("id") or "summary" for el in summary_and_notebook(tree)] == ["summary", "notebook"]
     assert text_of(with_class(tree, "autograder-total")[0]) == "Total: 7.5 / 15 points (autograded 7.5)"
-    assert "Test cell" in page and "$" in text_of(body[1])                       # nbgrader's list; TeX as text
+    assert "Out[" not in page and "[FAIL] x" in page                  # the test cells' value gone, their checks kept
+    notebook = summary_and_notebook(tree)[1]
+    assert "Test cell" in page and "$\\partial L" in text_of(notebook)    # nbgrader's list; TeX as text
+
+
+def test_the_trusted_feedback_section_is_the_only_one_after_the_inert_layer(tmp_path, monkeypatch):
+    """nbgrader_config.py runs the inert layer first: a section a student forged is text, the grader's is not."""
+    _, tree = course_page(tmp_path, monkeypatch)
+    [section] = with_class(tree, "autograder-feedback")
+    assert "".join(section.itertext()).startswith("Autograder feedback for mallory")
+    summary, notebook = summary_and_notebook(tree)
+    assert section in summary.iter()
+    assert [el for el in notebook.iter() if "autograder-" in (el.get("class") or "")] == []
+    assert FORGED in text_of(notebook)
