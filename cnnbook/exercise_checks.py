@@ -9,27 +9,133 @@ Two kinds of helpers live here:
   numpy broadcasting error from deep inside their loops.  They raise
   :class:`ExerciseInputError` (a ``ValueError``).
 * Result checks (``check_result_tuple``, ``check_shape``, ``check_dtype``,
-  ``check_close``, ``check_unmodified``) for the visible test cells.  Each one
-  prints what it compared and raises :class:`ExerciseCheckFailed` (an
-  ``AssertionError``) with a message naming what is wrong and where.
+  ``check_close``, ``check_unmodified``), the comparisons of the visible checks
+  (:mod:`cnnbook.visible_checks`) and of the worked examples.  Each one prints what it
+  compared and raises :class:`ExerciseCheckFailed` (an ``AssertionError``).
 
-Every helper sets ``__tracebackhide__`` so that IPython and pytest show the
-student's own line, not the inside of this module.  Printing goes to stdout
-only: nbgrader gives zero points to any graded cell that writes to stderr.
+A failure's first line says what is wrong, where, what came and what was expected,
+with the tolerance, in at most :data:`FIRST_LINE_LIMIT` characters, so that it survives
+every place a student reads it: the notebook, ``nbgrader validate`` (which cuts every
+line), and the one-line summary of :func:`cnnbook.visible_checks.check_all`.  The lines
+after it give the context (which case, compared with what, how many entries are off).
+
+In a notebook, IPython shows an exception through its ``_render_traceback_`` method
+when it has one: both exception classes here use it to show their message first, with
+no frame of this module before it (``__tracebackhide__`` alone cannot do that: IPython
+always shows the frame that raised).  An input error then names the notebook lines that
+led to the bad call.  Printing goes to stdout only: nbgrader gives zero points to any
+graded cell that writes to stderr.
+
+This module runs inside the grader's sandbox too (the provided first lines call it), so
+it imports nothing but numpy and the standard library.
 """
 import numbers
+import os
+import sys
+import textwrap
+import traceback
 
 import numpy as np
 
 BN_MODES = ("train", "test")
+# nbgrader 0.9.6 `validate` prints each line of an error indented by 4 spaces and cuts it
+# after 87 characters (Validator.width 90, minus 3 for "..."): 83 characters of a line
+# survive.  80, the style guide's limit, leaves room for the indentation of other tools.
+FIRST_LINE_LIMIT = 80
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_RED, _PLAIN = "\x1b[1;31m", "\x1b[0m"
 
 
-class ExerciseInputError(ValueError):
+def _wrapped(line):
+    """A detail line, indented by two spaces and wrapped at FIRST_LINE_LIMIT after a comma or colon.
+
+    Breaking only there keeps "stride 2" or "(2, 3, 7, 9)" together (a tuple's own commas are
+    not followed by a break: its pieces are joined back first).
+    """
+    pieces, depth = [], 0
+    for token in line.split(" "):
+        if pieces and (depth > 0 or not pieces[-1].endswith((",", ":", ";"))):
+            pieces[-1] += " " + token
+        else:
+            pieces.append(token)
+        depth += token.count("(") + token.count("[") - token.count(")") - token.count("]")
+    lines, current = [], "  "
+    for piece in pieces:
+        if current.strip() and len(current) + 1 + len(piece) > FIRST_LINE_LIMIT:
+            lines.append(current)
+            current = "    "
+        current += ("" if not current.strip() else " ") + piece
+    return lines + [current]
+
+
+def cell_label(filename):
+    """``Cell In[5]`` for a notebook cell's code (when IPython runs it), else the file's name."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    compiler = getattr(shell, "compile", None)
+    label = compiler.format_code_name(filename) if hasattr(compiler, "format_code_name") else None
+    return " ".join(label) if label else os.path.basename(filename)
+
+
+def _frames_outside_package(tb):
+    """The frames of a traceback that are not in cnnbook: the student's cells and their calls."""
+    return [frame for frame in traceback.extract_tb(tb)
+            if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR + os.sep)]
+
+
+def frame_lines(tb):
+    """``Cell In[5], line 3, in f: <source line>`` for each frame outside cnnbook, oldest first."""
+    lines = []
+    for frame in _frames_outside_package(tb):
+        where = f"{cell_label(frame.filename)}, line {frame.lineno}"
+        if frame.name not in ("<module>", "<cell line: 0>"):
+            where += f", in {frame.name}"
+        lines.append(f"{where}: {(frame.line or '').strip()}")
+    return lines
+
+
+class _Rendered:
+    """Shown by IPython as its message lines, first line highlighted, without library frames."""
+
+    def message_lines(self):
+        return str(self).split("\n")
+
+    def _render_traceback_(self):
+        first, *rest = self.message_lines()
+        return [f"{_RED}{first}{_PLAIN}"] + [piece for line in rest for piece in _wrapped(line.strip())]
+
+
+class ExerciseInputError(_Rendered, ValueError):
     """A graded function was called with arguments it cannot accept."""
 
+    def message_lines(self):
+        called_from = frame_lines(self.__traceback__)
+        return super().message_lines() + (["called from:"] + called_from if called_from else [])
 
-class ExerciseCheckFailed(AssertionError):
-    """A visible check found a wrong result; the message says what and where."""
+
+class ExerciseCheckFailed(_Rendered, AssertionError):
+    """A visible check found a wrong result; the message says what and where.
+
+    ``details`` are the lines after the first: the check adds the context it knows
+    (the function, the case, the reference) with :meth:`add_context`.
+    """
+
+    def __init__(self, message, details=()):
+        first, *rest = str(message).split("\n")
+        super().__init__(first)
+        self.details = [line.strip() for line in rest] + list(details)
+
+    @property
+    def first_line(self):
+        return self.args[0]
+
+    def add_context(self, line):
+        """Put ``line`` right after the first line (the outermost context comes first)."""
+        self.details.insert(0, line)
+        return self
+
+    def __str__(self):
+        return "\n".join([self.first_line] + self.details)
 
 
 # ----------------------------------------------------------------------------
@@ -189,8 +295,8 @@ def check_result_tuple(result, names, caller):
     __tracebackhide__ = True
     expected = "(" + ", ".join(names) + ")"
     if result is None:
-        raise ExerciseCheckFailed(f"{caller} returned None; it must return {expected}. "
-                                  "Did you forget the return statement?")
+        raise ExerciseCheckFailed(f"{caller} returned None; it must return {expected}",
+                                  ["Did you forget the return statement?"])
     if not isinstance(result, tuple) or len(result) != len(names):
         got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
         raise ExerciseCheckFailed(f"{caller} must return a tuple {expected}, got {got}")
@@ -211,9 +317,8 @@ def check_shape(name, value, expected_shape, hint=""):
     _require_result_array(name, value)
     expected_shape = tuple(expected_shape)
     if value.shape != expected_shape:
-        raise ExerciseCheckFailed(
-            f"{name} has shape {value.shape} but should have shape {expected_shape}"
-            + (f". {hint}" if hint else ""))
+        raise ExerciseCheckFailed(f"{name} has shape {value.shape}, expected {expected_shape}",
+                                  [hint] if hint else [])
 
 
 def check_dtype(name, value, expected_dtype):
@@ -222,8 +327,8 @@ def check_dtype(name, value, expected_dtype):
     _require_result_array(name, value)
     if value.dtype != np.dtype(expected_dtype):
         raise ExerciseCheckFailed(
-            f"{name} has dtype {value.dtype} but should keep the input's dtype "
-            f"{np.dtype(expected_dtype)} (create arrays with dtype=x.dtype or np.zeros_like)")
+            f"{name} has dtype {value.dtype}, expected the input's dtype {np.dtype(expected_dtype)}",
+            ["Create arrays with dtype=x.dtype or np.zeros_like(x)."])
     print(f"  ok  {name}: dtype {value.dtype}")
 
 
@@ -241,22 +346,49 @@ def relative_errors(actual, expected, floor=1e-8):
     return np.abs(actual - expected) / np.maximum(floor, np.abs(actual) + np.abs(expected))
 
 
+def entry_name(name, index):
+    """``dx[0, 1, 2, 3]``: the array's name and an entry's index (just the name for a scalar)."""
+    return f"{name}[{', '.join(str(int(i)) for i in index)}]" if len(index) else name
+
+
+# From the most to the least explicit: the first that fits FIRST_LINE_LIMIT is used.
+_MISMATCH_FORMS = (
+    "{what} is {got:.6g}, expected {expected:.6g}: relative error {error:.1e} > tolerance {tol:.0e}",
+    "{what} is {got:.6g}, expected {expected:.6g} (relative error {error:.1e} > {tol:.0e})",
+    "{what} is {got:.4g}, expected {expected:.4g} (rel. error {error:.0e} > {tol:.0e})",
+    "{what} is {got:.3g}, expected {expected:.3g} (rel. error {error:.0e} > {tol:.0e})",
+    "{what} is {got:.3g}, not {expected:.3g} (rel. error {error:.0e} > {tol:.0e})",
+)
+
+
+def mismatch_line(what, got, expected, error, tol):
+    """The first line of a failed comparison: what, where, got, expected and the tolerance."""
+    for form in _MISMATCH_FORMS:
+        line = form.format(what=what, got=got, expected=expected, error=error, tol=tol)
+        if len(line) <= FIRST_LINE_LIMIT:
+            break
+    return line
+
+
 def check_close(name, actual, expected, tol=1e-7, floor=1e-8, against=None):
     """``actual`` matches ``expected`` within relative error ``tol``; prints the error.
 
     Checks the shape first, then NaN/inf, then the largest relative error (see
-    :func:`relative_errors`), naming the entry where it occurs.  ``against``
-    names the reference in the messages (e.g. "the numeric gradient").
+    :func:`relative_errors`).  A failure's first line names the entry with the
+    largest error, its value, the expected value and the tolerance; ``against``
+    names the reference in the lines after it (e.g. "the numeric gradient").
     """
     __tracebackhide__ = True
     expected = np.asarray(expected)
     if isinstance(actual, (numbers.Number, np.generic)):  # a loss or another scalar
         actual = np.asarray(actual)
     check_shape(name, actual, expected.shape)
-    if not np.all(np.isfinite(actual)):
-        where = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0])
-        raise ExerciseCheckFailed(f"{name} contains NaN or inf (first at index {where})")
     compared = f" (compared with {against})" if against else ""
+    details = [f"compared with {against}"] if against else []
+    if not np.all(np.isfinite(actual)):
+        where = tuple(np.argwhere(~np.isfinite(actual))[0])
+        raise ExerciseCheckFailed(f"{entry_name(name, where)} is {float(actual[where])}, expected "
+                                  f"{float(expected[where]):.6g}: NaN and inf are never right", details)
     if actual.size == 0:
         print(f"  ok  {name}{compared}: empty, as expected")
         return
@@ -264,20 +396,25 @@ def check_close(name, actual, expected, tol=1e-7, floor=1e-8, against=None):
     worst = np.unravel_index(int(np.argmax(errors)), errors.shape)
     error = float(errors[worst])
     if not error <= tol:
-        values = f"got {float(actual[worst]):.6g}, expected {float(expected[worst]):.6g}"
-        where = (f"Largest at index {tuple(int(i) for i in worst)}: {values}"
-                 if actual.ndim else values[0].upper() + values[1:])
+        off = int(np.count_nonzero(~(errors <= tol)))
         raise ExerciseCheckFailed(
-            f"{name} is wrong{compared}: relative error {error:.2e} > "
-            f"tolerance {tol:.0e}. {where}")
+            # + 0.0 turns -0.0 into 0.0: "expected -0" reads like a sign error.
+            mismatch_line(entry_name(name, worst), float(actual[worst]) + 0.0, float(expected[worst]) + 0.0,
+                          error, tol),
+            details + [f"{off} of {errors.size} entries of {name} are off (the largest error is shown)"])
     print(f"  ok  {name}{compared}: relative error {error:.2e} <= {tol:.0e}")
 
 
 def check_unmodified(name, before, after):
     """The function did not write into its input ``name`` (``before`` is a copy)."""
     __tracebackhide__ = True
-    if after.shape != before.shape or not np.array_equal(before, after, equal_nan=True):
-        raise ExerciseCheckFailed(
-            f"your function modified its input {name} in place; work on a copy "
-            f"(np.pad and np.zeros_like create new arrays) and leave the input as it was")
+    hint = ["Work on a copy (np.pad and np.zeros_like create new arrays) and leave the input as it was."]
+    if after.shape != before.shape:
+        raise ExerciseCheckFailed(f"your function changed the shape of its input {name} in place", hint)
+    both_nan = np.isnan(before) & np.isnan(after) if np.issubdtype(before.dtype, np.inexact) else False
+    changed = ~((before == after) | both_nan)
+    if np.any(changed):
+        where = tuple(np.argwhere(changed)[0])
+        raise ExerciseCheckFailed(f"your function modified its input {entry_name(name, where)}: it is "
+                                  f"{float(after[where]):.6g}, was {float(before[where]):.6g}", hint)
     print(f"  ok  {name} left unmodified")
