@@ -384,7 +384,7 @@ def run_untouched_answer(namespace, part):
         "max_pool_forward_naive": (x, {"pool_height": 2, "pool_width": 2, "stride": 2}),
         "max_pool_backward_naive": (x[:, :, :3, :3], (x, None)),
         "spatial_batchnorm_forward": (x, np.ones(3), np.zeros(3), {"mode": "train"}),
-        "spatial_batchnorm_backward": (x, None),
+        "spatial_batchnorm_backward": (x, (x, np.ones(3), np.ones(3), "train")),
     }[part]
     namespace[part](*arguments)
 
