@@ -103,15 +103,22 @@ def test_two_live_sandboxes_run_as_two_users(started):
 @pytest.mark.parametrize("level", LEVELS)
 def test_nothing_a_sandbox_writes_outlives_it(started, level):
     sandbox = started(level)
-    scratch = Path(sandbox._scratch)
+    # A sandbox started alone keeps its files under a scratch folder of the host; one forked
+    # from the namespaces level's template has none (its /tmp is a filesystem of its own).
+    scratch = sandbox._scratch
     # Where honest code keeps files: the working folder, tempfile's folder, HOME (the
     # process level cannot stop a write to an absolute path such as /tmp/x: it is degraded).
-    run(sandbox, "import os, tempfile\nfor folder in ('.', tempfile.gettempdir(), os.environ['HOME']):\n"
+    folders = "('.', tempfile.gettempdir(), os.environ['HOME'])"
+    run(sandbox, f"import os, tempfile\nfor folder in {folders}:\n"
                  "    with open(os.path.join(folder, 'left-behind-7781.txt'), 'w') as handle:\n"
                  "        handle.write('answers of alice')\n")
     sandbox.close()
-    assert not scratch.exists()
+    assert scratch is None or not Path(scratch).exists()
     assert not Path(tempfile.gettempdir(), "left-behind-7781.txt").exists()
+    # The next sandbox (at the namespaces level, forked from the same template) finds none of them.
+    found = run(started(level), f"import os, tempfile\nfor folder in {folders}:\n"
+                        "    assert not os.path.exists(os.path.join(folder, 'left-behind-7781.txt')), folder\n")
+    assert found["ok"], found
 
 
 def test_concurrent_sandboxes_never_share_a_uid_and_a_released_one_is_reused(monkeypatch):

@@ -161,6 +161,13 @@ def write_package_view(view, folder):
     :class:`~autograder.isolation.course_package.PackageView` as a dict)."""
     target = os.path.join(folder, os.path.basename(view["source"]))
     os.makedirs(target)
+    write_package_files(view, target)
+    return target
+
+
+def write_package_files(view, target):
+    """The files of the view in the existing folder ``target``; the allowed modules are copied from
+    ``view["source"]`` by the kernel (this process never holds their text)."""
     for name in view["modules"]:
         shutil.copyfile(os.path.join(view["source"], name + ".py"), os.path.join(target, name + ".py"))
     package = os.path.basename(view["source"])
@@ -169,7 +176,6 @@ def write_package_view(view, folder):
             handle.write(f"raise ImportError({package + '.' + name + ' ' + view['refusal']!r})\n")
     for path in (target, *(os.path.join(target, name) for name in os.listdir(target))):
         os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
-    return target
 
 
 def write_installed_view(view, refusal, root):
@@ -196,6 +202,20 @@ def set_limits(limits):
 
 
 def build_root(config):
+    """The sandbox's whole filesystem view, its course package view included, then ``chroot`` into it."""
+    root = config["root"]
+    build_shared_root(config)
+    # The worker imports the course package from beside itself; any other copy it could reach
+    # shows the same view.
+    view = write_package_view(config["package"], root + "/grader")
+    for path in config["package"]["shadowed"]:
+        if os.path.isdir(root + path):
+            bind_readonly(view, root + path)
+    seal_root(root)
+
+
+def build_shared_root(config):
+    """Everything of the view but the course package: what every part of every submission sees alike."""
     root = config["root"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     # nr_inodes bounds what empty files cost the host's kernel, which size= does not count.
@@ -204,16 +224,13 @@ def build_root(config):
     # clone, say) then has its exposed paths bind-mounted inside it instead of
     # being hidden by it.
     os.makedirs(root + "/tmp")
-    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={config['tmp_bytes']},nr_inodes={config['limits']['tmp_inodes']},mode=1777")
+    mount_scratch_tmp(root + "/tmp", config["limits"])
     for path in sorted(config["expose"], key=lambda p: p.count("/")):
         expose(path, root)
     for device in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"):
         add_device(device, root)
     os.makedirs(root + "/proc")
-    mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    # Kernel settings stay the kernel's, even for a worker that is root of a user namespace.
-    bind_readonly(root + "/proc/sys", root + "/proc/sys")
+    mount_proc(root + "/proc")
     os.makedirs(root + "/grader")
     here = os.path.dirname(os.path.abspath(__file__))
     for name in WORKER_FILES:
@@ -221,12 +238,21 @@ def build_root(config):
         os.chmod(os.path.join(root, "grader", name), 0o644)
     for view in config["installed"]["views"]:
         write_installed_view(view, config["installed"]["refusal"], root)
-    # The worker imports the course package from beside itself; any other copy it could reach
-    # shows the same view.
-    view = write_package_view(config["package"], root + "/grader")
-    for path in config["package"]["shadowed"]:
-        if os.path.isdir(root + path):
-            bind_readonly(view, root + path)
+
+
+def mount_scratch_tmp(target, limits):
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV,
+          f"size={limits['tmp_bytes']},nr_inodes={limits['tmp_inodes']},mode=1777")
+
+
+def mount_proc(target):
+    """A /proc of the caller's PID namespace, its kernel settings read-only (they stay the kernel's,
+    even for a worker that is root of a user namespace)."""
+    mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    bind_readonly(target + "/sys", target + "/sys")
+
+
+def seal_root(root):
     mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
     os.chdir(root)
     os.chroot(".")
@@ -235,23 +261,28 @@ def build_root(config):
 
 def become_worker(config):
     """In the forked child: drop privileges, take the limits, become the worker."""
-    limits = config["limits"]
+    drop_to_worker(config["limits"], config["uid"], config["gid"], config["userns"])
+    python = config["python"]
+    os.execve(python, [python, "-I", "-B", "/grader/worker.py"], config["env"])
+
+
+def drop_to_worker(limits, uid, gid, userns):
+    """Take the worker's limits and user (or, in a user namespace, drop every capability), a
+    session keyring of its own and ``no_new_privs``; nothing undoes any of it."""
     set_limits(limits)
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["nofile"], limits["nofile"]))
     # Counted per user id.  With a sandbox uid of its own (namespaces level) it limits exactly
     # this sandbox; in a user namespace the kernel may count it against all of the instructor's
     # processes, or not enforce it, so the userns level does not promise it.
     resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"], limits["nproc"]))
-    if config["userns"]:
+    if userns:
         drop_capabilities()
     else:
         os.setgroups([])
-        os.setresgid(config["gid"], config["gid"], config["gid"])
-        os.setresuid(config["uid"], config["uid"], config["uid"])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
     fresh_keyrings()
     prctl(PR_SET_NO_NEW_PRIVS, 1)
-    python = config["python"]
-    os.execve(python, [python, "-I", "-B", "/grader/worker.py"], config["env"])
 
 
 def serve(worker_pid, control_fd):
@@ -304,18 +335,23 @@ def end_sandbox(config):
         except ChildProcessError:
             break
     if config["uid"] is not None:
-        cleaner = os.fork()
-        if cleaner == 0:
-            code = 1
-            try:
-                os.setgroups([])
-                os.setresgid(config["gid"], config["gid"], config["gid"])
-                os.setresuid(config["uid"], config["uid"], config["uid"])
-                fresh_keyrings()
-                code = 0
-            finally:
-                os._exit(code)
-        os.waitpid(cleaner, 0)
+        clear_keyrings(config["uid"], config["gid"])
+
+
+def clear_keyrings(uid, gid):
+    """Empty the keyrings of ``uid``, from a child that becomes that user (this process stays root)."""
+    cleaner = os.fork()
+    if cleaner == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            fresh_keyrings()
+            code = 0
+        finally:
+            os._exit(code)
+    os.waitpid(cleaner, 0)
 
 
 def main():

@@ -51,6 +51,7 @@ from ..in_sandbox.sandbox_init import PR_SET_PDEATHSIG, WORKER_FILES, set_limits
 from .claims import ClaimError, claim_scratch, claim_uid
 from .course_package import PackageError, package_view
 from .installed_packages import package_views
+from .template import TemplateError, template_for
 
 # The files that run inside the sandbox (they import nothing of the trusted side).
 IN_SANDBOX = Path(__file__).resolve().parents[1] / "in_sandbox"
@@ -227,6 +228,37 @@ class Sandbox:
         thread)."""
         if self.isolation == "userns" and os.geteuid() == 0:
             raise SandboxError(USERNS_AS_ROOT)
+        if self.isolation == "namespaces":
+            self._fork_from_template()
+        else:
+            self._start_alone()
+        self._log_thread = threading.Thread(target=self._drain_log, daemon=True)
+        self._log_thread.start()
+        try:
+            self.request({"op": "ping"}, timeout=timeout)
+        except (SandboxDied, SandboxTimeout):
+            self.close()
+            raise SandboxError("the sandbox did not start: " + self.log_text()[-2000:]) from None
+
+    def _fork_from_template(self):
+        """The namespaces level: a part forked from this process's template (started on first use)."""
+        try:
+            claim = claim_uid()
+            self._claims.append(claim)
+            self._uid = claim.uid
+            view = self._package()
+            template = template_for(self.course_root, view["source"], exposed_paths(self.course_root),
+                                    ["unshare", *NAMESPACE_FLAGS, "--"], minimal_env(), self.limits)
+            self.process, self._control = template.spawn(self._uid, self.limits, view, minimal_env())
+        except SandboxError:
+            self.close()
+            raise
+        except (ClaimError, PackageError, TemplateError, OSError) as error:
+            self.close()
+            raise SandboxError(f"could not start the sandbox: {error}") from None
+
+    def _start_alone(self):
+        """The userns and process levels: a sandbox started from nothing."""
         try:
             self._claim()
             command, options = (self._process_command() if self.isolation == "process"
@@ -246,22 +278,11 @@ class Sandbox:
         finally:
             for fd in options.get("pass_fds", ()):
                 os.close(fd)
-        self._log_thread = threading.Thread(target=self._drain_log, daemon=True)
-        self._log_thread.start()
-        try:
-            self.request({"op": "ping"}, timeout=timeout)
-        except (SandboxDied, SandboxTimeout):
-            self.close()
-            raise SandboxError("the sandbox did not start: " + self.log_text()[-2000:]) from None
 
     def _claim(self):
         scratch = claim_scratch()
         self._claims.append(scratch)
         self._scratch = scratch.path
-        if self.isolation == "namespaces":
-            uid = claim_uid()
-            self._claims.append(uid)
-            self._uid = uid.uid
 
     def _namespace_command(self):
         os.chmod(self._scratch, 0o700)
