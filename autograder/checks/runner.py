@@ -7,20 +7,28 @@ and ``verify`` (a :class:`~autograder.checks.checking.Verifier`), and carry thei
 share of the part's points as ``@pytest.mark.weight(w)``.  A part's score is
 ``points * (sum of passed weights) / (sum of all weights)``.
 
-pytest runs quietly in this process (no terminal output, no cache, plain
-asserts); the results are collected by a small plugin.
+Instructors write and read the checks as pytest tests, and :func:`run_checks_under_pytest`
+runs them so (quietly, in this process; ``conftest.py`` provides the fixtures).  A
+submission is graded by :func:`run_checks`, which runs the same functions with the same
+three fixtures in the same order and reports the same results, without a pytest session per
+submission (its collection, hooks and reports cost about as much as the checks of a
+correct submission).  A test holds the two to the same results, check by check.
 """
 import ast
 import contextlib
+import importlib
+import inspect
 import os
 import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from .checking import CheckFailed
+from .checking import CheckFailed, Verifier
+from .secret import case_seed
 from ..isolation.student import StudentCrash, StudentError, StudentTimeout
 
 CHECKS_DIR = Path(__file__).resolve().parent
@@ -115,35 +123,132 @@ class _Collector:
             self.results.setdefault(item.module.PART, []).append(self._result(item, call))
 
     def _result(self, item, call):
-        marker = item.get_closest_marker("weight")
-        doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
-        weight = float(marker.args[0]) if marker else 0.0
         verifier = item.stash.get(VERIFIER, None)
-        notes = list(verifier.notes) if verifier else []
-        if marker is None:
-            self.log.append(f"{item.nodeid} has no weight marker; it counts for nothing")
-        if call.excinfo is None:
-            return CheckResult(item.name, doc, weight, True, notes=notes)
-        error = call.excinfo.value
-        if isinstance(error, CheckFailed):
-            message = str(error)
-        elif isinstance(error, StudentError):
-            message = "your code " + error.describe()
-        elif isinstance(error, (StudentCrash, StudentTimeout)):
-            message = str(error)
-        else:
-            detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            self.log.append(f"internal error in {item.nodeid}:\n{detail}")
-            return CheckResult(item.name, doc, weight, False, INTERNAL_ERROR, internal_error=True)
-        return CheckResult(item.name, doc, weight, False, message, notes=notes)
+        return check_result(item.function, item.name, item.nodeid, verifier,
+                            call.excinfo.value if call.excinfo else None, self.log)
+
+
+def check_result(function, name, where, verifier, error, log):
+    """The :class:`CheckResult` of one check function that raised ``error`` (None: it passed)."""
+    weight = check_weight(function)
+    doc = (function.__doc__ or name).strip().splitlines()[0]
+    notes = list(verifier.notes) if verifier else []
+    if weight is None:
+        log.append(f"{where} has no weight marker; it counts for nothing")
+    weight = weight or 0.0
+    if error is None:
+        return CheckResult(name, doc, weight, True, notes=notes)
+    if isinstance(error, CheckFailed):
+        message = str(error)
+    elif isinstance(error, StudentError):
+        message = "your code " + error.describe()
+    elif isinstance(error, (StudentCrash, StudentTimeout)):
+        message = str(error)
+    else:
+        detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        log.append(f"internal error in {where}:\n{detail}")
+        return CheckResult(name, doc, weight, False, INTERNAL_ERROR, internal_error=True)
+    return CheckResult(name, doc, weight, False, message, notes=notes)
+
+
+def check_weight(function):
+    """The check's ``@pytest.mark.weight(w)`` as a float; None without one."""
+    for mark in getattr(function, "pytestmark", ()):
+        if mark.name == "weight":
+            return float(mark.args[0])
+    return None
+
+
+# The fixtures of conftest.py, which the light runner provides in the same way.
+FIXTURES = ("student", "rng", "verify")
 
 
 def run_checks(parts, student_factory, case_key, log=None):
     """Run the checks of ``parts`` (``{part: max_points}``); returns ``{part: PartResult}``.
 
-    ``student_factory(part)`` returns the :class:`Student` for a part; it is
-    called once per part, and the student is closed after its checks.
+    ``student_factory(part)`` returns the :class:`Student` for a part; it is called once per
+    part, when its first check asks for it (a ``module``-scoped fixture under pytest), and the
+    student is closed after the part's last check.
     """
+    log = log if log is not None else []
+    results, students = {}, {}
+    for part in parts:
+        try:
+            module = check_functions(part)
+        except Exception as error:
+            detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            log.append(f"could not load hidden checks {check_module(part).name}:\n{detail}")
+            continue
+        student = _LazyStudent(student_factory, part)
+        try:
+            results[part] = [_run_one(function, part, student, case_key, log) for function in module]
+        finally:
+            student.close()
+        students[part] = student.made
+    return _part_results(parts, results, students, log)
+
+
+def check_functions(part):
+    """The check functions of ``part``'s module, in the order pytest runs them (their order in the file)."""
+    module = importlib.import_module(f"{__package__}.{check_module(part).stem}")
+    functions = []
+    for name, value in vars(module).items():
+        if name.startswith("test_") and inspect.isfunction(value):
+            unknown = set(inspect.signature(value).parameters) - set(FIXTURES)
+            if unknown:
+                raise TypeError(f"{name} asks for {', '.join(sorted(unknown))}; a check may take only "
+                                f"{', '.join(FIXTURES)} (autograder/checks/conftest.py)")
+            functions.append(value)
+        elif name.startswith("Test") and inspect.isclass(value):
+            raise TypeError(f"{name}: checks are functions, not classes")
+    return functions
+
+
+class _LazyStudent:
+    """The ``student`` fixture: made on first use, and what making it raised is raised again to every
+    later check of the part, as pytest does with a module-scoped fixture."""
+
+    def __init__(self, factory, part):
+        self.factory, self.part = factory, part
+        self.made, self.error = None, None
+
+    def get(self):
+        if self.error is not None:
+            raise self.error
+        if self.made is None:
+            try:
+                self.made = self.factory(self.part)
+            except Exception as error:
+                self.error = error
+                raise
+        return self.made
+
+    def close(self):
+        if self.made is not None:
+            self.made.close()
+
+
+def _run_one(function, part, student, case_key, log):
+    verifier, error = None, None
+    try:
+        arguments = {}
+        for name in inspect.signature(function).parameters:
+            if name == "student":
+                arguments[name] = student.get()
+            elif name == "rng":
+                arguments[name] = np.random.default_rng(case_seed(case_key, part, function.__name__))
+            else:
+                arguments[name] = verifier = Verifier()
+        function(**arguments)
+    except Exception as raised:
+        error = raised
+    where = f"{check_module(part).name}::{function.__name__}"
+    return check_result(function, function.__name__, where, verifier, error, log)
+
+
+def run_checks_under_pytest(parts, student_factory, case_key, log=None):
+    """:func:`run_checks` through a quiet pytest session (``conftest.py``'s fixtures): the checks as
+    instructors write and debug them, and the reference the light runner is tested against."""
     log = log if log is not None else []
     collector = _Collector(student_factory, case_key, log)
     paths = [str(check_module(part)) for part in parts]
@@ -154,11 +259,14 @@ def run_checks(parts, student_factory, case_key, log=None):
             "-W", "ignore", *paths]
     with _quiet_pytest():
         pytest.main(args, plugins=[collector])
+    return _part_results(parts, collector.results, collector.students, log)
+
+
+def _part_results(parts, checks, students, log):
     results = {}
     for part, max_points in parts.items():
-        result = PartResult(part, float(max_points), collector.results.get(part, []))
-        student = collector.students.get(part)
-        result.notes = list(getattr(student, "notes", []) or [])
+        result = PartResult(part, float(max_points), checks.get(part, []))
+        result.notes = list(getattr(students.get(part), "notes", []) or [])
         if not result.checks:
             log.append(f"no check of {part} ran")
             result.checks = [CheckResult("checks", "hidden checks", 1.0, False, INTERNAL_ERROR,
