@@ -50,7 +50,8 @@ def _wrapped(line):
     """A detail line, indented by two spaces and wrapped at FIRST_LINE_LIMIT after a comma or colon.
 
     Breaking only there keeps "stride 2" or "(2, 3, 7, 9)" together (a tuple's own commas are
-    not followed by a break: its pieces are joined back first).
+    not followed by a break: its pieces are joined back first); a piece too long for a line of
+    its own is broken between words.
     """
     pieces, depth = [], 0
     for token in line.split(" "):
@@ -65,7 +66,9 @@ def _wrapped(line):
             lines.append(current)
             current = "    "
         current += ("" if not current.strip() else " ") + piece
-    return lines + [current]
+    return [part for line in lines + [current]
+            for part in textwrap.wrap(line.lstrip(), FIRST_LINE_LIMIT, break_long_words=False,
+                                      initial_indent=line[:len(line) - len(line.lstrip())], subsequent_indent="    ")]
 
 
 def cell_label(filename):
@@ -357,7 +360,8 @@ _MISMATCH_FORMS = (
     "{what} is {got:.6g}, expected {expected:.6g} (relative error {error:.1e} > {tol:.0e})",
     "{what} is {got:.4g}, expected {expected:.4g} (rel. error {error:.0e} > {tol:.0e})",
     "{what} is {got:.3g}, expected {expected:.3g} (rel. error {error:.0e} > {tol:.0e})",
-    "{what} is {got:.3g}, not {expected:.3g} (rel. error {error:.0e} > {tol:.0e})",
+    "{what} is {got:.3g}, expected {expected:.3g} (tolerance {tol:.0e})",
+    "{what} is {got:.3g}, not {expected:.3g} (tolerance {tol:.0e})",
 )
 
 
@@ -401,7 +405,7 @@ def check_close(name, actual, expected, tol=1e-7, floor=1e-8, against=None):
             # + 0.0 turns -0.0 into 0.0: "expected -0" reads like a sign error.
             mismatch_line(entry_name(name, worst), float(actual[worst]) + 0.0, float(expected[worst]) + 0.0,
                           error, tol),
-            details + [f"{off} of {errors.size} entries of {name} are off (the largest error is shown)"])
+            details + [f"{off} of {errors.size} entries of {name} are off"])
     print(f"  ok  {name}{compared}: relative error {error:.2e} <= {tol:.0e}")
 
 
