@@ -177,7 +177,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     momentum = bn_param.get('momentum', 0.9)
     C = x.shape[1]
     running_mean = bn_param.get('running_mean', np.zeros(C, dtype=x.dtype))
-    running_var = bn_param.get('running_var', np.ones(C, dtype=x.dtype))
+    running_var = bn_param.get('running_var', np.zeros(C, dtype=x.dtype))
     shape = (1, C, 1, 1)
     if mode == 'train':
         mean = x.mean(axis=(0, 2, 3))
@@ -185,25 +185,28 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         x_hat = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
         bn_param['running_mean'] = momentum * running_mean + (1 - momentum) * mean
         bn_param['running_var'] = momentum * running_var + (1 - momentum) * var
-        cache = (x_hat, gamma, np.sqrt(var + eps))
+        std = np.sqrt(var + eps)
     else:
         x_hat = (x - running_mean.reshape(shape)) / np.sqrt(running_var.reshape(shape) + eps)
-        cache = None
+        std = np.sqrt(running_var + eps)
     out = gamma.reshape(shape) * x_hat + beta.reshape(shape)
-    return out.astype(x.dtype, copy=False), cache
+    # The cache the release's provided line stores: (x_hat, gamma, inv_std, mode).
+    return out.astype(x.dtype, copy=False), (x_hat, gamma, 1 / std, mode)
 '''
 
 BN_BACKWARD = '''
 import numpy as np
 
 def spatial_batchnorm_backward(dout, cache):
-    x_hat, gamma, std = cache
+    x_hat, gamma, inv_std, mode = cache
     shape = (1, x_hat.shape[1], 1, 1)
     dbeta = dout.sum(axis=(0, 2, 3))
     dgamma = (dout * x_hat).sum(axis=(0, 2, 3))
     dx_hat = dout * gamma.reshape(shape)
+    if mode == 'test':
+        return dx_hat * inv_std.reshape(shape), dgamma, dbeta
     dx = (dx_hat - dx_hat.mean(axis=(0, 2, 3), keepdims=True)
-          - x_hat * (dx_hat * x_hat).mean(axis=(0, 2, 3), keepdims=True)) / std.reshape(shape)
+          - x_hat * (dx_hat * x_hat).mean(axis=(0, 2, 3), keepdims=True)) * inv_std.reshape(shape)
     return dx, dgamma, dbeta
 '''
 
@@ -277,6 +280,12 @@ BUGS = {
     "square_pool_window": _bug("max_pool_forward_naive", "ph, pw, s = pool_param['pool_height'], pool_param['pool_width']",
                                "ph, pw, s = pool_param['pool_height'], pool_param['pool_height']"),
     "pool_overwrite": _bug("max_pool_backward_naive", "j * s + q] += dout", "j * s + q] = dout"),
+    # The mask version: every maximum of a window gets its gradient, so a tie pays it twice.
+    "pool_mask_ties": _bug("max_pool_backward_naive",
+                           "r, q = np.unravel_index(np.argmax(window), window.shape)\n"
+                           "                    dx[n, c, i * s + r, j * s + q] += dout[n, c, i, j]",
+                           "mask = window == window.max()\n"
+                           "                    dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += mask * dout[n, c, i, j]"),
     "per_pixel_bn": _bug("spatial_batchnorm_forward",
                          "mean = x.mean(axis=(0, 2, 3))\n        var = x.var(axis=(0, 2, 3))\n"
                          "        x_hat = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)",

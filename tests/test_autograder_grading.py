@@ -135,9 +135,10 @@ def build_class(course):
                             hostile("monkeypatch_numpy_builtins", "fake_modules", "silence_and_fake_scores"),
                             edit=mallory_edits)
     # zeros of the right shape earn nothing, not even "inputs unmodified" (that needs right results
-    # on a second call); the pool backward part needs mallory's raising pool forward.
+    # on a second call); the pool backward part builds its own cache, so mallory's raising pool
+    # forward costs only the forward part.
     expected["mallory"] = {**FULL, "conv_forward_naive": 0, "conv_backward_naive": 0,
-                           "max_pool_forward_naive": 0, "max_pool_backward_naive": 0}
+                           "max_pool_forward_naive": 0}
     corpus.write_submission(course, "eve", ASSIGNMENT,
                             hostile("exit_at_load", "sys_exit_in_call", "endless_loop", "background_processes",
                                     "huge_allocation"))

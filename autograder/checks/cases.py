@@ -64,6 +64,18 @@ def shared_maxima(x, pool_param):
     return x
 
 
+def tied_maxima(rng, n, c, height, width):
+    """``x`` of the values 0, 1 and 2 only: most 2x2 windows hold their maximum twice or more.
+
+    The first window of every image and channel surely does (3 at its top left and top
+    right): the gradient must go to the first maximum in row-major order, as PyTorch does,
+    which the "mask" backward pass (every tied maximum gets it) fails.
+    """
+    x = rng.integers(0, 3, size=(n, c, height, width)).astype(np.float64)
+    x[:, :, 0, :2] = 3.0
+    return x
+
+
 def bn_inputs(rng, n, c, height, width, dtype=np.float64):
     """``(x, gamma, beta)`` with a different mean and spread in every channel.
 

@@ -57,9 +57,12 @@ def batchnorm_train(x, gamma, beta, eps):
 
 def batchnorm_test(x, gamma, beta, running_mean, running_var, eps):
     """Test-mode output: normalised with the running statistics."""
-    x, gamma, beta = _t(x), _t(gamma), _t(beta)
+    return _np(_batchnorm_test(_t(x), _t(gamma), _t(beta), running_mean, running_var, eps))
+
+
+def _batchnorm_test(x, gamma, beta, running_mean, running_var, eps):
     mean, var = _t(running_mean).view(1, -1, 1, 1), _t(running_var).view(1, -1, 1, 1)
-    return _np(gamma.view(1, -1, 1, 1) * (x - mean) / torch.sqrt(var + eps) + beta.view(1, -1, 1, 1))
+    return gamma.view(1, -1, 1, 1) * (x - mean) / torch.sqrt(var + eps) + beta.view(1, -1, 1, 1)
 
 
 def batchnorm_backward(x, gamma, beta, eps, dout):
@@ -67,6 +70,32 @@ def batchnorm_backward(x, gamma, beta, eps, dout):
     tx, tg, tb = _t(x, True), _t(gamma, True), _t(beta, True)
     _batchnorm_train(tx, tg, tb, eps)[0].backward(_t(dout))
     return _np(tx.grad), _np(tg.grad), _np(tb.grad)
+
+
+def batchnorm_test_backward(x, gamma, beta, running_mean, running_var, eps, dout):
+    """``(dx, dgamma, dbeta)`` of test-mode spatial batch norm: the running statistics are constants."""
+    tx, tg, tb = _t(x, True), _t(gamma, True), _t(beta, True)
+    _batchnorm_test(tx, tg, tb, running_mean, running_var, eps).backward(_t(dout))
+    return _np(tx.grad), _np(tg.grad), _np(tb.grad)
+
+
+def batchnorm_cache(x, gamma, eps, mode, running_mean=None, running_var=None):
+    """What the release's spatial_batchnorm_forward stores: ``(x_hat, gamma, inv_std, mode)``.
+
+    Its provided last line fixes this cache, so the backward checks build it here (in the
+    dtype of ``x``, as the forward pass would) instead of asking the student's forward pass:
+    a bug there costs the forward part only.
+    """
+    tx = _t(x)
+    if mode == "train":  # the batch's statistics, biased variance
+        mean = tx.mean(dim=(0, 2, 3))
+        var = ((tx - mean.view(1, -1, 1, 1)) ** 2).mean(dim=(0, 2, 3))
+    else:
+        mean, var = _t(running_mean), _t(running_var)
+    inv_std = 1.0 / torch.sqrt(var + eps)
+    x_hat = (tx - mean.view(1, -1, 1, 1)) * inv_std.view(1, -1, 1, 1)
+    dtype = np.asarray(x).dtype
+    return _np(x_hat).astype(dtype), np.asarray(gamma, dtype=dtype), _np(inv_std).astype(dtype), mode
 
 
 CONVNET_PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3")

@@ -1,7 +1,9 @@
 """Hidden checks of conv_backward_naive(dout, cache) -> (dx, dw, db).
 
-The cache comes from the student's own conv_forward_naive on the same
-inputs; dx, dw and db are compared with PyTorch's autograd gradients.
+The cache is the one the release's conv_forward_naive stores in its
+provided last line, ``(x, w, b, conv_param)``, built here: a bug in the
+student's forward pass costs the forward part only.  dx, dw and db are
+compared with PyTorch's autograd gradients.
 Weights (sum 10): stride 1 pad 1 (2), padding 0 (2), stride 2 on an odd
 non-square input (2), stride 3 pad 2 with a non-square kernel (2), one image
 with one channel (1), float32 (1); dout left unmodified is advice (0, see
@@ -11,17 +13,15 @@ import numpy as np
 import pytest
 
 from autograder.checks import cases, oracle
-from autograder.checks.checking import BACKWARD, BACKWARD_32, forward_pass, left_unmodified
+from autograder.checks.checking import BACKWARD, BACKWARD_32, left_unmodified
 
 PART = "conv_backward_naive"
-FORWARD_FUNCTION = "conv_forward_naive"
 
 
 def backward(student, verify, x, w, b, conv_param, tolerance=BACKWARD, dtype=None, rng=None):
     shape = cases.conv_output_shape(x, w, conv_param)
     dout = cases.normal(rng, shape, x.dtype)
-    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, w, b, conv_param)
-    dx, dw, db = verify.result(student.call(PART, dout, cache), ("dx", "dw", "db"), PART)
+    dx, dw, db = verify.result(student.call(PART, dout, (x, w, b, conv_param)), ("dx", "dw", "db"), PART)
     expected = oracle.conv_backward(x, w, b, conv_param["stride"], conv_param["pad"], dout)
     for name, actual, wanted in zip(("dx", "dw", "db"), (dx, dw, db), expected):
         verify.close(name, actual, wanted, tolerance, dtype)
@@ -74,7 +74,7 @@ def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     x, w, b, conv_param = cases.conv_inputs(rng, 2, 2, 6, 7, 2, (3, 3), 1, 1)
     dout = cases.normal(rng, cases.conv_output_shape(x, w, conv_param))
-    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, w, b, conv_param)
     expected = oracle.conv_backward(x, w, b, conv_param["stride"], conv_param["pad"], dout)
-    left_unmodified(student, verify, PART, (dout, cache), ("dout",), dict(zip(("dx", "dw", "db"), expected)),
+    left_unmodified(student, verify, PART, (dout, (x, w, b, conv_param)), ("dout",),
+                    dict(zip(("dx", "dw", "db"), expected)),
                     BACKWARD)

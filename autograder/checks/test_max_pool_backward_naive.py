@@ -1,33 +1,33 @@
 """Hidden checks of max_pool_backward_naive(dout, cache) -> dx.
 
-The cache comes from the student's own max_pool_forward_naive; dx is
-compared with PyTorch's autograd gradient.  Weights (sum 10): 2x2 windows
-with stride 2 (2), a non-square 2x3 window (stride 3,
-no overlap) on an odd non-square input (2),
+The cache is the one the release's max_pool_forward_naive stores in its
+provided last line, ``(x, pool_param)``, built here: a bug in the student's
+forward pass costs the forward part only.  dx is compared with PyTorch's
+autograd gradient.  Weights (sum 10): 2x2 windows with stride 2 (1), a
+non-square 2x3 window (stride 3, no overlap) on an odd non-square input (2),
 overlapping windows sharing their maximum, whose gradients must add up (3),
-stride 3 (1), one image with one channel (1), float32 (1); dout left
-unmodified is advice (0, see :func:`~autograder.checks.checking.left_unmodified`).
+tied maxima inside a window, whose gradient goes to the first in row-major
+order (1), stride 3 (1), one image with one channel (1), float32 (1); dout
+left unmodified is advice (0, see :func:`~autograder.checks.checking.left_unmodified`).
 """
 import numpy as np
 import pytest
 
 from autograder.checks import cases, oracle
-from autograder.checks.checking import BACKWARD, BACKWARD_32, forward_pass, left_unmodified
+from autograder.checks.checking import BACKWARD, BACKWARD_32, left_unmodified
 
 PART = "max_pool_backward_naive"
-FORWARD_FUNCTION = "max_pool_forward_naive"
 
 
 def backward(student, verify, rng, x, pool_param, tolerance=BACKWARD, dtype=None):
     dout = cases.normal(rng, cases.pool_output_shape(x, pool_param), x.dtype)
-    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, pool_param)
-    (dx,) = verify.result(student.call(PART, dout, cache), ("dx",), PART)
+    (dx,) = verify.result(student.call(PART, dout, (x, pool_param)), ("dx",), PART)
     expected = oracle.max_pool_backward(x, pool_param["pool_height"], pool_param["pool_width"],
                                         pool_param["stride"], dout)
     verify.close("dx", dx, expected, tolerance, dtype)
 
 
-@pytest.mark.weight(2)
+@pytest.mark.weight(1)
 def test_2x2_stride_2(student, rng, verify):
     """dx for 2x2 windows with stride 2"""
     size = cases.even(rng, 6, 10)
@@ -46,6 +46,14 @@ def test_overlapping_windows_accumulate(student, rng, verify):
     """dx for overlapping 3x3 windows (stride 2) that share their maximum: gradients add up"""
     x, pool_param = cases.pool_inputs(rng, 2, 2, cases.odd(rng, 7, 9), int(rng.integers(8, 11)), (3, 3), 2)
     backward(student, verify, rng, cases.shared_maxima(x, pool_param), pool_param)
+
+
+@pytest.mark.weight(1)
+def test_ties_go_to_the_first_maximum(student, rng, verify):
+    """dx for 2x2 windows holding their maximum twice or more: the first in row-major order gets it"""
+    size = cases.even(rng, 6, 8)
+    x = cases.tied_maxima(rng, 2, 2, size, size + 2)
+    backward(student, verify, rng, x, {"pool_height": 2, "pool_width": 2, "stride": 2})
 
 
 @pytest.mark.weight(1)
@@ -73,6 +81,5 @@ def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     x, pool_param = cases.pool_inputs(rng, 2, 2, 7, 8, (3, 3), 2)
     dout = cases.normal(rng, cases.pool_output_shape(x, pool_param))
-    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, pool_param)
     dx = oracle.max_pool_backward(x, pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"], dout)
-    left_unmodified(student, verify, PART, (dout, cache), ("dout",), {"dx": dx}, BACKWARD)
+    left_unmodified(student, verify, PART, (dout, (x, pool_param)), ("dout",), {"dx": dx}, BACKWARD)

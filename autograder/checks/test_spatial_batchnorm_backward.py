@@ -1,18 +1,20 @@
 """Hidden checks of spatial_batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta).
 
-The cache comes from the student's own training-mode forward pass; the
-gradients are compared with PyTorch's autograd.  Weights (sum 10): dbeta (1),
-dgamma (2), dx (5), one image with one channel (1), float32 (1); dout left
+The cache is the one the release's spatial_batchnorm_forward stores in its
+provided last line, ``(x_hat, gamma, inv_std, mode)``, built here by the
+oracle: a bug in the student's forward pass costs the forward part only.
+The gradients are compared with PyTorch's autograd.  Weights (sum 10):
+dbeta (1), dgamma (2), dx (4), test mode, where the running averages are
+constants (1), one image with one channel (1), float32 (1); dout left
 unmodified is advice (0, see :func:`~autograder.checks.checking.left_unmodified`).
 """
 import numpy as np
 import pytest
 
 from autograder.checks import cases, oracle
-from autograder.checks.checking import BACKWARD, BACKWARD_32, forward_pass, left_unmodified
+from autograder.checks.checking import BACKWARD, BACKWARD_32, left_unmodified
 
 PART = "spatial_batchnorm_backward"
-FORWARD_FUNCTION = "spatial_batchnorm_forward"
 EPS = 1e-5
 NAMES = ("dx", "dgamma", "dbeta")
 
@@ -20,7 +22,7 @@ NAMES = ("dx", "dgamma", "dbeta")
 def gradients(student, verify, rng, x, gamma, beta):
     """The student's (dx, dgamma, dbeta) and the oracle's gradients."""
     dout = cases.normal(rng, x.shape, x.dtype)
-    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, gamma, beta, {"mode": "train"})
+    cache = oracle.batchnorm_cache(x, gamma, EPS, "train")
     result = verify.result(student.call(PART, dout, cache), NAMES, PART)
     return result, oracle.batchnorm_backward(x, gamma, beta, EPS, dout)
 
@@ -49,11 +51,23 @@ def test_dgamma(student, rng, verify):
     check(verify, ("dgamma",), result, expected)
 
 
-@pytest.mark.weight(5)
+@pytest.mark.weight(4)
 def test_dx(student, rng, verify):
     """dx, through the batch mean and variance"""
     result, expected = gradients(student, verify, rng, *main_case(rng))
     check(verify, ("dx",), result, expected)
+
+
+@pytest.mark.weight(1)
+def test_test_mode(student, rng, verify):
+    """dx, dgamma, dbeta in test mode: the running averages are constants, only the direct path remains"""
+    x, gamma, beta = main_case(rng)
+    channels = x.shape[1]
+    running_mean, running_var = rng.standard_normal(channels), rng.uniform(0.5, 2, channels)
+    dout = cases.normal(rng, x.shape)
+    cache = oracle.batchnorm_cache(x, gamma, EPS, "test", running_mean, running_var)
+    result = verify.result(student.call(PART, dout, cache), NAMES, PART)
+    check(verify, NAMES, result, oracle.batchnorm_test_backward(x, gamma, beta, running_mean, running_var, EPS, dout))
 
 
 @pytest.mark.weight(1)
@@ -75,6 +89,6 @@ def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     x, gamma, beta = cases.bn_inputs(rng, 3, 3, 4, 5)
     dout = cases.normal(rng, x.shape)
-    _out, cache = forward_pass(student, verify, FORWARD_FUNCTION, x, gamma, beta, {"mode": "train"})
     expected = dict(zip(NAMES, oracle.batchnorm_backward(x, gamma, beta, EPS, dout)))
-    left_unmodified(student, verify, PART, (dout, cache), ("dout",), expected, BACKWARD)
+    left_unmodified(student, verify, PART, (dout, oracle.batchnorm_cache(x, gamma, EPS, "train")), ("dout",),
+                    expected, BACKWARD)

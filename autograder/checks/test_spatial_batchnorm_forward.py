@@ -3,7 +3,8 @@
 Statistics are per channel, over N, H and W, with the biased variance; the
 running averages follow ``running = momentum * running + (1 - momentum) * batch``.
 Weights (sum 10): training-mode output (4), running averages updated in
-bn_param (2), test mode uses the running averages (2), one image with one
+bn_param (2), test mode uses the running averages and leaves them unchanged
+(2), one image with one
 channel (1), float32 (1); inputs left unmodified is advice (0, see
 :func:`~autograder.checks.checking.left_unmodified`).
 """
@@ -53,13 +54,18 @@ def test_running_averages_updated(student, rng, verify):
 
 @pytest.mark.weight(2)
 def test_test_mode_uses_running_averages(student, rng, verify):
-    """test-mode out normalises with running_mean and running_var"""
+    """test-mode out normalises with running_mean and running_var, and leaves them unchanged"""
     x, gamma, beta = cases.bn_inputs(rng, 3, 4, 5, 6)
     channels = x.shape[1]
     running_mean, running_var = rng.standard_normal(channels), rng.uniform(0.5, 2, channels)
     bn_param = {"mode": "test", "eps": 1e-3, "running_mean": running_mean, "running_var": running_var}
-    out, _ = call(student, verify, x, gamma, beta, bn_param)
+    out, args_after = call(student, verify, x, gamma, beta, bn_param)
     verify.close("out", out, oracle.batchnorm_test(x, gamma, beta, running_mean, running_var, 1e-3), FORWARD)
+    # The worker's report of bn_param after the call: it can cost these points, never earn them alone.
+    after = args_after[3]
+    for name, given in (("running_mean", running_mean), ("running_var", running_var)):
+        verify.close(f"bn_param['{name}'] after a test-mode call", after.get(name) if isinstance(after, dict) else None,
+                     given, FORWARD)
 
 
 @pytest.mark.weight(1)
