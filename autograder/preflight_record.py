@@ -19,10 +19,15 @@ SHA-256 of its own:
   nbgrader, read from their metadata, so that computing the key never imports torch.
 
 Only a pass is written; a failed pre-flight removes the record.  A pass older than
-:data:`MAX_AGE_S` is run again: the key cannot see the system's libraries or the kernel.
+:data:`MAX_AGE_S` is run again: the key cannot see the system's libraries or its settings
+(user namespaces, limits).
 
 The record is state on disk that anything with the course's permissions may have written, so
-reading it fails closed: the only outcome of a doubtful record is a pre-flight.
+reading it fails closed: the only outcome of a doubtful record is a pre-flight.  It is no
+proof: whoever can write the course's files can also write a record that matches, or change
+the grader itself.  The pre-flight guards against faults of the environment, not against the
+course's staff; at the namespaces and userns levels student code cannot reach ``autograded/``
+(the sandbox hides the course), at the process level it can, as it can reach the grader.
 
 =================================  ===========================================================
 what the record file may be        what reading it does
