@@ -7,8 +7,10 @@ happened (shape found, largest relative error and its index, how many
 entries are off).  Passing comparisons leave a short note.  Neither ever
 contains the hidden inputs.
 
-:func:`forward_pass` calls a student's layer the way every check does: its
-cache stays with the student's code, to be handed back to the backward pass.
+:func:`forward_pass` calls a student's layer the way every forward check does:
+its cache stays with the student's code.  No backward check uses it: each one
+builds the cache the release's provided line stores, so that a bug in a forward
+pass costs the points of the forward part only.
 
 Relative error follows CS231n: ``|a - e| / (|a| + |e|)`` per entry, largest
 over the array.  The denominator has a floor, ``floor * rms(e)``, so that an
