@@ -186,10 +186,10 @@ def test_the_summary_gives_the_total_then_each_failure_with_its_reason_marked_in
     text = submission_feedback("bob", "numpy_cnn", graded_parts(), ["convnet.ipynb: not submitted"])
     tree = parsed(summary_html(text))
     order = [el for el in tree.iter() if {"autograder-total", "autograder-note", "autograder-failed", "autograder-passed",
-                                          "autograder-text"} & set((el.get("class") or "").split())]
+                                          "autograder-feedback"} & set((el.get("class") or "").split())]
     kinds = [el.get("class").split()[-1] for el in order]
     assert kinds[:3] == ["autograder-total", "autograder-note", "autograder-note"]   # notes: submission, then part
-    assert kinds[3:6] == ["autograder-failed"] * 3 and "autograder-failed" not in kinds[6:]
+    assert kinds[3:] == ["autograder-failed"] * 3 + ["autograder-passed"] * 3 + ["autograder-feedback"]
     assert text_of(order[0]) == "Total: 7.5 / 15 points"
     failed = with_class(tree, "autograder-failed")
     assert [text_of(li) for li in failed][:2] == [
@@ -202,6 +202,7 @@ def test_the_summary_gives_the_total_then_each_failure_with_its_reason_marked_in
                                                          "\u2713 pass out for 2x2 windows (weight 2)"]
     [whole] = with_class(tree, "autograder-feedback")
     assert whole.tag == "pre" and "".join(whole.itertext()) == text
+    assert '<pre class="autograder-feedback">' in summary_html(text)      # as tests/test_instructor_loop.py finds it
 
 
 def test_a_summary_with_no_failure_says_every_check_passed_and_names_none_failed():

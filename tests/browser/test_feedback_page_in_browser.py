@@ -13,6 +13,7 @@ served on localhost with every other request refused, and opened:
   across lines;
 * the page asks for nothing but itself: no script, stylesheet, font or MathJax; formulas are the TeX
   the notebook holds, and the page says so;
+* the whole text follows, rendered (copy, find and innerText reach it) in a box shorter than the screen;
 * the test cells show their checks, not their value (no ``Out[1]: 0.0``);
 * the text file: ``fetch_feedback`` copies the pages alone, and the link on the page saves the same
   bytes as ``feedback/bob/numpy_cnn/autograder_feedback.txt``.
@@ -127,6 +128,8 @@ PROBE = """(width) => {
             box: box(document.querySelector('.autograder-total'))},
     failedTitle: document.querySelector('.autograder-failed-title').innerText, failed,
     passedOpen: document.querySelector('details.autograder-passed').open,
+    whole: {text: document.querySelector('pre.autograder-feedback').innerText,
+            box: box(document.querySelector('pre.autograder-feedback'))},
     passedSummary: document.querySelector('details.autograder-passed summary').innerText,
     wide, splitInSummary: splitWords(summary),
     splitInTestOutput: [...document.querySelectorAll('.output_stdout')].flatMap(splitWords),
@@ -188,6 +191,15 @@ def test_the_first_screen_shows_the_total_and_the_failing_checks_with_their_reas
         assert len(on_first_screen) >= (min(5, len(failed)) if name == "desktop" else 1), name
     passes = len(text.checks) - len(failed)
     assert seen["phone"]["passedSummary"] == f"\u2713 {passes} checks passed" and not seen["phone"]["passedOpen"]
+
+
+def test_the_whole_text_follows_the_summary_in_a_box_of_its_own(seen, term):
+    text = (term.course / "feedback" / "bob" / ASSIGNMENT / "autograder_feedback.txt").read_text()
+    for name, report in seen.items():
+        whole = report["whole"]
+        assert whole["text"].rstrip("\n") == text.rstrip("\n"), name              # rendered, all of it
+        assert whole["box"]["top"] > report["failed"][-1]["box"]["bottom"]
+        assert whole["box"]["bottom"] - whole["box"]["top"] < report["height"], name
 
 
 def test_each_failure_is_marked_in_words_not_by_colour_alone(seen):
