@@ -80,16 +80,16 @@ def cell_label(filename):
     return " ".join(label) if label else os.path.basename(filename)
 
 
-def _frames_outside_package(tb):
-    """The frames of a traceback that are not in cnnbook: the student's cells and their calls."""
-    return [frame for frame in traceback.extract_tb(tb)
-            if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR + os.sep)]
+def student_frames(tb):
+    """The frames of a traceback in the student's own code: not in cnnbook, IPython or another library."""
+    library = (_PACKAGE_DIR + os.sep, sys.prefix + os.sep, sys.base_prefix + os.sep)
+    return [frame for frame in traceback.extract_tb(tb) if not os.path.abspath(frame.filename).startswith(library)]
 
 
 def frame_lines(tb):
-    """``Cell In[5], line 3, in f: <source line>`` for each frame outside cnnbook, oldest first."""
+    """``Cell In[5], line 3, in f: <source line>`` for each frame of the student's code, oldest first."""
     lines = []
-    for frame in _frames_outside_package(tb):
+    for frame in student_frames(tb):
         where = f"{cell_label(frame.filename)}, line {frame.lineno}"
         if frame.name not in ("<module>", "<cell line: 0>"):
             where += f", in {frame.name}"

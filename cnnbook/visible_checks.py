@@ -28,10 +28,7 @@ module are hidden with ``__tracebackhide__``).
 Chapter: the exercises of "Graded exercises" (``book/exercises/how_to_submit.md``).
 """
 import io
-import os
-import sys
 import time
-import traceback
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -40,13 +37,13 @@ from typing import Callable
 import numpy as np
 
 from cnnbook.exercise_checks import (
-    ExerciseCheckFailed, cell_label, check_close, check_dtype, check_result_tuple, check_shape, check_unmodified)
+    ExerciseCheckFailed, cell_label, check_close, check_dtype, check_result_tuple, check_shape, check_unmodified,
+    student_frames)
 from cnnbook.fast_layers import (
     conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
     spatial_batchnorm_backward_fast, spatial_batchnorm_forward_fast)
 from cnnbook.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # Gradients of float32 inputs against float64 references: (tolerance, floor).  Sums of a few dozen
 # float32 products are off by about 1e-6; the floor 1 makes it an absolute error below 1.
 FLOAT32 = (1e-4, 1.0)
@@ -645,9 +642,7 @@ NOTEBOOKS = {
 
 def _student_location(error):
     """`` (Cell In[3], line 27)``: the last frame of the student's own code in ``error``'s traceback."""
-    library = (_PACKAGE_DIR + os.sep, sys.prefix + os.sep, sys.base_prefix + os.sep)
-    own = [frame for frame in traceback.extract_tb(error.__traceback__)
-           if not os.path.abspath(frame.filename).startswith(library)]
+    own = student_frames(error.__traceback__)
     return f" ({cell_label(own[-1].filename)}, line {own[-1].lineno})" if own else ""
 
 
