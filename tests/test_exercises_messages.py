@@ -136,3 +136,18 @@ def test_nbgrader_validate_shows_the_index_and_the_values(bug, tmp_path):
         assert expected[key] in error[0]
     assert not [line for line in error if line.endswith("...") or re.search(r"cnnbook/\w+\.py:\d+", line)]
     assert error[1].strip().startswith(f"{name}, ")      # then the function and the case
+
+
+def test_check_all_fails_a_function_that_writes_a_warning_as_validate_would_every_time():
+    """nbgrader fails a test cell that writes to stderr: check_all says so, run after run."""
+    correct = answers_namespace(corpus.REFERENCE)["conv_forward_naive"]
+
+    def noisy(x, w, b, conv_param):
+        np.log(np.zeros(1))         # a RuntimeWarning, shown once per place in a fresh kernel
+        return correct(x, w, b, conv_param)
+
+    for _ in range(2):
+        assert visible_checks.verdict("conv_forward_naive", noisy).startswith(
+            "FAIL  wrote to stderr (nbgrader validate fails such a cell): ")
+    assert visible_checks.verdict("conv_forward_naive", correct) == "ok"
+    assert visible_checks.verdict("conv_forward_naive", None) == "not defined: run its answer cell first"
