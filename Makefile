@@ -12,8 +12,9 @@ PY := .venv/bin/python
 book: setup-book
 	$(PY) scripts/build_book.py
 
+# --durations=10: the ten slowest tests, printed at the end (where to look when the suite slows down).
 test: setup-test
-	$(PY) -m pytest -m "slow or not slow"
+	$(PY) -m pytest -m "slow or not slow" --durations=10
 
 setup-book:
 	scripts/setup.sh book

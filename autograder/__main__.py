@@ -51,7 +51,8 @@ from .nbgrader_io.gradebook import CourseError, assignment_dir, course_directory
 from .nbgrader_io.regenerate import regenerate_release
 from .nbgrader_io.lms_intake import LAYOUTS, IntakeError, intake, report_line
 from .nbgrader_io.release import ReleaseError
-from .whole_class import PREFLIGHT_POLICIES, PreflightFailed, choose_isolation, grade_class, write_class_grades
+from .runners import choose_isolation
+from .whole_class import PREFLIGHT_POLICIES, PreflightFailed, grade_class, write_class_grades
 
 
 def main(argv=None):

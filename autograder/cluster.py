@@ -1,6 +1,6 @@
 """Grade a class on a Dask cluster: the client side of ``--cluster local:N`` and ``--scheduler ADDRESS``.
 
-:class:`DaskRunner` has the shape of :class:`~autograder.whole_class.LocalRunner`:
+:class:`DaskRunner` has the shape of every runner (:mod:`autograder.runners`):
 the client (this process) builds the jobs, sends each as one task, and hands the
 outcomes back to :func:`~autograder.whole_class.grade_class`, which alone places
 files and writes ``gradebook.db``.  What a task carries and how it runs on a
@@ -38,6 +38,7 @@ from .grading_worker import (COURSE_ROOT_VAR, TASK_FUNCTION, grader_digest, grad
                              is_loopback, parse_resource, resource_name)
 from .isolation.sandbox import ISOLATION_LEVELS, available_isolation
 from .one_submission import Outcome, WireError, error_summary, job_to_wire, outcome_from_wire
+from .runners import announce_isolation
 
 # Dask's allowed-failures is the number of worker deaths a task survives: a submission
 # that kills every worker it lands on is given up after this many tries.
@@ -155,7 +156,6 @@ class DaskRunner:
 
     def choose_isolation(self, requested):
         """The level every task asks for: ``auto`` is the strongest a matching worker reaches."""
-        from .whole_class import announce_isolation
         if requested == "process":
             raise ClusterError("the process level is never used on a cluster: grading workers need "
                                "namespaces or userns isolation")

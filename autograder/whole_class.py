@@ -2,36 +2,31 @@
 
 :func:`grade_class` finds the submissions, runs
 :func:`~autograder.one_submission.grade_submission` on each through a runner
-(:class:`LocalRunner`: :func:`local_pool`, one spawned process per worker on this
-machine; or :class:`~autograder.cluster.DaskRunner`: a Dask cluster), places each
+(:mod:`autograder.runners`: :class:`~autograder.runners.LocalRunner`, one spawned process per
+worker on this machine; or :class:`~autograder.cluster.DaskRunner`: a Dask cluster), places each
 outcome under ``autograded/`` and records it in the gradebook as it arrives (this
-process is the only writer of ``gradebook.db``), and writes ``grades.csv``.
-Every runner has the same shape: ``choose_isolation(requested)``, ``where`` (for
-the first line), ``run(jobs) -> iterator of outcomes`` (in the order of ``jobs``
-as far as it can: fresh submissions come first) and ``report()``.
+process is the only writer of ``gradebook.db``), and writes ``grades.csv``.  Fresh submissions
+are given to the runner first.
 """
-import concurrent.futures
 import contextlib
 import csv
 import json
-import multiprocessing
 import shutil
 import sys
 import time
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from .checks.feedback import format_points
 from .checks.parts import assignment_parts
 from .checks.secret import course_secret, submission_key
+from .cluster import DaskRunner
 from .isolation.claims import sweep_stale_scratch
-from .isolation.sandbox import ISOLATION_LEVELS, available_isolation, describe_isolation
 from .nbgrader_io import gradebook
 from .nbgrader_io.release import load_release
-from .one_submission import (Job, Outcome, error_summary, grade_submission, place_outcome, release_files,
-                             reports_dir, submitted_files, write_summary)
+from .one_submission import Job, place_outcome, release_files, reports_dir, submitted_files, write_summary
 from .preflight_record import Verdict, forget_record, preflight_key, record_path, verdict, write_record
+from .runners import LocalRunner
 
 
 def grade_class(root, assignment, wanted, requested_isolation, time_limits, workers, cluster=None,
@@ -201,7 +196,6 @@ def write_class_grades(root, assignment):
 def _choose_runner(stack, root, cluster, workers, count):
     if cluster is None:
         return LocalRunner(root, max(1, min(workers, count)))
-    from .cluster import DaskRunner   # Dask is needed only for cluster runs
     return stack.enter_context(DaskRunner(cluster, root))
 
 
@@ -237,25 +231,6 @@ def _grade_all(root, coursedir, config, assignment, outcomes, total):
     return summaries
 
 
-def choose_isolation(requested):
-    """The level to use (ISOLATION_LEVELS runs strongest first); it is always announced, loudly if degraded."""
-    level, reason = available_isolation()
-    if requested == "auto":
-        requested = level
-    elif ISOLATION_LEVELS.index(requested) < ISOLATION_LEVELS.index(level):
-        raise ValueError(f"{requested} isolation is not available here ({reason})")
-    announce_isolation(requested, reason)
-    return requested
-
-
-def announce_isolation(level, reason):
-    print(f"isolation: {describe_isolation(level)}", flush=True)
-    if level != "namespaces":
-        print(f"WARNING: student code runs with {'DEGRADED' if level == 'process' else 'PARTLY DEGRADED'} "
-              f"isolation ({reason or 'as requested'}); run the grader as root for full isolation",
-              file=sys.stderr, flush=True)
-
-
 def submitted_students(coursedir, assignment, wanted):
     base = Path(coursedir.root) / coursedir.submitted_directory
     found = sorted(p.parent.name for p in base.glob(f"*/{assignment}")
@@ -266,43 +241,6 @@ def submitted_students(coursedir, assignment, wanted):
     if missing:
         raise ValueError(f"no submission of {assignment} for: {', '.join(missing)}")
     return [s for s in found if s in wanted]
-
-
-class LocalRunner:
-    """Today's runner: :func:`local_pool` on this machine, at the level this machine supports."""
-
-    def __init__(self, root, workers):
-        self.root, self.workers = str(root), workers
-        self.where = f"with {workers} worker(s)"
-
-    def choose_isolation(self, requested):
-        return choose_isolation(requested)
-
-    def run(self, jobs):
-        return local_pool(list(jobs), self.workers, self.root)
-
-    def report(self):
-        pass
-
-
-def local_pool(jobs, workers, root):
-    """Yield each job's :class:`Outcome` as it finishes; a broken pool is replaced once."""
-    pending = list(jobs)
-    for attempt in range(2):
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(grade_submission, job, root): job for job in pending}
-            pending = []
-            for future in concurrent.futures.as_completed(futures):
-                try:
-                    yield future.result()
-                except BrokenProcessPool:
-                    pending.append(futures[future])
-        if not pending:
-            return
-    for job in pending:
-        yield Outcome({**error_summary(job.student, "the grading process crashed twice on this submission"),
-                       "seconds": 0})
 
 
 def _record(coursedir, config, assignment, summary):

@@ -74,7 +74,9 @@ class StepClock:
 def instrument(clock, stack):
     """Put the clock around each step (undone when ``stack`` closes)."""
     def patch(owner, name, step):
-        original = getattr(owner, name)
+        original = getattr(owner, name, None)
+        if original is None:      # an older revision's grader (--tree) may lack a step
+            return
         setattr(owner, name, clock.wrap(step, original))
         stack.callback(setattr, owner, name, original)
 

@@ -84,3 +84,41 @@ def test_the_deployed_grader_holds_no_answer_of_the_solutions():
     for path in MODULES:
         leaked = answer_lines & code_lines_of(path)
         assert leaked == set(), f"{path.relative_to(REPO)} holds answer code: {sorted(leaked)[:3]}"
+
+
+def module_graph():
+    """``{module: {autograder modules it imports}}``, counting imports inside functions too."""
+    names = {module_name(path) for path in MODULES}
+    graph = {}
+    for path in MODULES:
+        found = set()
+        for name in imported_modules(path):
+            parts = name.split(".")
+            for end in range(len(parts), 0, -1):      # "autograder.runners.LocalRunner" -> autograder.runners
+                if ".".join(parts[:end]) in names:
+                    found.add(".".join(parts[:end]))
+                    break
+        graph[module_name(path)] = found - {module_name(path)}
+    return graph
+
+
+def test_no_two_modules_of_the_grader_import_each_other_even_indirectly():
+    # A cycle (whole_class and cluster once imported each other, inside functions) makes the import
+    # order matter and the runners impossible to move apart; packages' own __init__ are left out.
+    graph = {module: {dependency for dependency in dependencies if not PACKAGE.joinpath(
+        *dependency.split(".")[1:], "__init__.py").is_file()} for module, dependencies in module_graph().items()}
+    cycles, done = [], set()
+
+    def visit(module, path):
+        if module in path:
+            cycles.append(path[path.index(module):] + [module])
+            return
+        if module in done:
+            return
+        for dependency in sorted(graph.get(module, ())):
+            visit(dependency, path + [module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    assert cycles == [], " ; ".join(" -> ".join(cycle) for cycle in cycles)
