@@ -14,7 +14,8 @@ only the ones before it (``tests/test_autograder_layout.py`` enforces it):
 * ``checks/``: the hidden checks with their oracle, cases and comparisons;
 * ``nbgrader_io/``: notebooks, release, submissions, autograded notebooks, gradebook;
 * this folder: the command line (``__main__.py``), one submission
-  (``one_submission.py``), a whole class (``whole_class.py``), the set-up checks
+  (``one_submission.py``), a whole class (``whole_class.py``), the runners that grade a list
+  of submissions (``runners.py``; ``cluster.py`` on Dask), the set-up checks
   (``setup_check.py``) and the checks inside a notebook kernel for plain nbgrader
   (``notebook.py``).
 
