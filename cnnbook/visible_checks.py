@@ -649,22 +649,25 @@ def _student_location(error):
 def verdict(name, function):
     """``"ok"``, or the first line of what the check of ``name`` says about ``function``.
 
-    Everything the check prints is kept back.  Warnings are shown afresh (as in the fresh kernel
-    of nbgrader validate), and anything written to stderr fails, as it fails a test cell there.
+    Everything the check prints is kept back.  A warning the kernel's filters would show fails, as
+    it fails a test cell in nbgrader validate (it goes to stderr); entering ``catch_warnings``
+    forgets which warnings were shown already, as validate's fresh kernel has never shown any.
     """
     if function is None:
         return "not defined: run its answer cell first"
     printed, errors = io.StringIO(), io.StringIO()
     try:
-        with redirect_stdout(printed), redirect_stderr(errors), warnings.catch_warnings():
+        with redirect_stdout(printed), redirect_stderr(errors), warnings.catch_warnings(record=True) as caught:
             CHECKS[name](function)
     except ExerciseCheckFailed as failure:
         return "FAIL  " + failure.first_line
     except Exception as error:
         message = str(error).split("\n")[0].strip()
         return f"FAIL  raised {type(error).__name__}{': ' + message if message else ''}{_student_location(error)}"
-    if errors.getvalue().strip():
-        return "FAIL  wrote to stderr (nbgrader validate fails such a cell): " + errors.getvalue().strip().split("\n")[0]
+    written = errors.getvalue().strip() or "\n".join(
+        f"{w.category.__name__}: {w.message} ({cell_label(w.filename)}, line {w.lineno})" for w in caught)
+    if written:
+        return "FAIL  wrote to stderr (nbgrader validate fails such a cell): " + written.split("\n")[0]
     return "ok"
 
 

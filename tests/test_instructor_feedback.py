@@ -151,7 +151,8 @@ def test_the_checks_line_counts_the_failures_and_the_first_failing_check_is_stil
     from autograder.whole_class import _first_failing_check
     text = submission_feedback("bob", "numpy_cnn", graded_parts())
     assert text.splitlines()[2] == "Checks: 3 failed, 2 passed; search for [FAIL] to find each failure"
-    assert _first_failing_check(text).startswith("conv_forward_naive: out for stride 2 (pad 1): an odd input (weight 2)")
+    first = _first_failing_check(text)
+    assert first.startswith("conv_forward_naive: out for stride 2 (pad 1): an odd input (weight 2)")
     passing = [PartResult("p", 5, [CheckResult("e", "out", 2, True)])]
     assert submission_feedback("alice", "numpy_cnn", passing).splitlines()[2] == "Checks: 0 failed, 1 passed"
 
@@ -185,8 +186,8 @@ def text_of(element):
 def test_the_summary_gives_the_total_then_each_failure_with_its_reason_marked_in_words_then_the_rest_folded():
     text = submission_feedback("bob", "numpy_cnn", graded_parts(), ["convnet.ipynb: not submitted"])
     tree = parsed(summary_html(text))
-    order = [el for el in tree.iter() if {"autograder-total", "autograder-note", "autograder-failed", "autograder-passed",
-                                          "autograder-feedback"} & set((el.get("class") or "").split())]
+    shown = {"autograder-total", "autograder-note", "autograder-failed", "autograder-passed", "autograder-feedback"}
+    order = [el for el in tree.iter() if shown & set((el.get("class") or "").split())]
     kinds = [el.get("class").split()[-1] for el in order]
     assert kinds[:3] == ["autograder-total", "autograder-note", "autograder-note"]   # notes: submission, then part
     assert kinds[3:] == ["autograder-failed"] * 3 + ["autograder-passed"] * 3 + ["autograder-feedback"]
@@ -274,7 +275,8 @@ def test_a_test_cells_return_value_leaves_the_page_and_its_printed_checks_stay(t
 
 def test_a_page_with_another_template_is_refused_with_the_setting_to_fix(tmp_path, monkeypatch):
     from nbconvert.exporters import HTMLExporter
-    with pytest.raises(ValueError, match="template is 'index.html.j2', not 'feedback_page.html.j2'.*nbgrader_config.py"):
+    refusal = "template is 'index.html.j2', not 'feedback_page.html.j2'.*nbgrader_config.py"
+    with pytest.raises(ValueError, match=refusal):
         preprocess_page(tmp_path, monkeypatch, "Total: 0 / 5 points\n", parent=HTMLExporter())
 
 

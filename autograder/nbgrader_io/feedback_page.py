@@ -150,7 +150,7 @@ PASS_MARK = '<span class="autograder-mark"><span aria-hidden="true">\u2713</span
 
 
 def summary_html(text):
-    """The page's summary of a feedback ``text``: total, notes, failures with reasons, then the rest folded."""
+    """The page's summary of a feedback ``text``: total, notes, failures with reasons, passes folded, the whole text."""
     feedback = read_feedback(text)
     pieces = ['<section class="autograder-summary" aria-label="Autograder feedback">']
     if feedback.heading:
