@@ -12,9 +12,14 @@ PY := .venv/bin/python
 book: setup-book
 	$(PY) scripts/build_book.py
 
-# --durations=10: the ten slowest tests, printed at the end (where to look when the suite slows down).
+# Two steps (tests/conftest.py says why): the tests on two workers side by side, a group at a time
+# each, then those that must run alone.  --durations=10: each step's ten slowest tests, at its end.
+# Both steps always run; the exit status is a failed step's.
 test: setup-test
-	$(PY) -m pytest -m "slow or not slow" --durations=10
+	status=0; \
+	$(PY) -m pytest -m "(slow or not slow) and not alone" -n 2 --dist loadgroup --durations=10 || status=$$?; \
+	$(PY) -m pytest -m "(slow or not slow) and alone" --durations=10 || status=$$?; \
+	exit $$status
 
 setup-book:
 	scripts/setup.sh book

@@ -5,6 +5,14 @@ test session, so the build and browser tests always look at a site that matches 
 sources, never at a stale ``_build``. ``tiny_book`` builds throwaway books with the real
 configuration, to test the build's behaviour on pages made for the purpose.
 ``run_lab_offline`` executes a lab notebook the way the offline book build does.
+
+``make test`` runs the suite in two steps (see the Makefile): first every test not marked
+``alone`` on two pytest-xdist workers, one group of tests at a time per worker, then the tests
+marked ``alone`` by themselves.  :func:`pytest_collection_modifyitems` assigns both: a test
+module's tests form one group (its module fixtures are built once), every test that builds a
+book forms one group (the built site and the staged assets are one folder), and the modules
+in :data:`ALONE` read the state of the whole machine (every process, /dev/shm, the kernel's
+key counts), which a test running beside them would change.
 """
 
 from __future__ import annotations
@@ -22,6 +30,18 @@ import build_book
 import js_assets
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Tests that look at the whole machine: they run after the others, by themselves.
+ALONE = {"test_autograder_isolation_shared_state.py", "test_autograder_sandbox.py"}
+# Fixtures that write the shared build folders (_build, the staged assets, the execution cache).
+BOOK_FIXTURES = {"built_book", "tiny_book", "run_lab_offline"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in ALONE:
+            item.add_marker(pytest.mark.alone)
+        group = "book" if BOOK_FIXTURES & set(item.fixturenames) else item.path.name
+        item.add_marker(pytest.mark.xdist_group(group))
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_book.py"
 OUTPUT_TAIL_CHARS = 6000  # enough for Sphinx's warning list and the failing cell
 
