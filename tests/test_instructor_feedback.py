@@ -296,6 +296,19 @@ def test_only_generate_feedback_gets_the_course_template(monkeypatch):
     assert "template_file" not in config.HTMLExporter             # formgrader's own pages keep nbgrader's templates
 
 
+def test_formgraders_generate_feedback_button_gets_the_course_template_and_its_own_pages_do_not(monkeypatch):
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    config = course_config(monkeypatch)
+    converter = GenerateFeedback(coursedir=CourseDirectory(config=config), config=config)
+    converter.update_config(Config({"HTMLExporter": {"template_name": "feedback"}}))    # what nbgrader's API adds
+    exporter = converter.exporter_class(parent=converter, config=converter.config)
+    assert (exporter.template_name, exporter.template_file) == ("feedback", feedback_page.TEMPLATE_FILE)
+    assert HTMLExporter(config=config).template_file == "index.html.j2"                 # formgrader's exporter
+
+
 def zero_scores(notebook, resources):
     """What nbgrader's GetGrades leaves on the cells, for a submission that earned nothing."""
     from autograder.nbgrader_io import cells
