@@ -134,9 +134,9 @@ def build_class(course):
     corpus.write_submission(course, "mallory", ASSIGNMENT,
                             hostile("monkeypatch_numpy_builtins", "fake_modules", "silence_and_fake_scores"),
                             edit=mallory_edits)
-    # zeros of the right shape earn nothing, not even "inputs unmodified" (that needs right results
-    # on a second call); the pool backward part builds its own cache, so mallory's raising pool
-    # forward costs only the forward part.
+    # zeros of the right shape earn nothing (the "inputs unmodified" advice they pass is worth no
+    # points); the pool backward part builds its own cache, so mallory's raising pool forward costs
+    # only the forward part.
     expected["mallory"] = {**FULL, "conv_forward_naive": 0, "conv_backward_naive": 0,
                            "max_pool_forward_naive": 0}
     corpus.write_submission(course, "eve", ASSIGNMENT,

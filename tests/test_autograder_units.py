@@ -269,24 +269,26 @@ def _expected(part, failing):
     return round(POINTS[part] * sum(w for n, w in weights.items() if n not in failing) / sum(weights.values()), 4)
 
 
-# Which checks each typical bug fails: only its own part's (a backward check builds its own cache).
+# Which checks each typical bug fails: only its own part's (a backward check builds its own cache), and
+# no "left unmodified" advice unless the call raises: none of these bugs touches its inputs (a wrong result
+# is not a modified input).
 BUG_FAILURES = {
     "missing_bias": {"conv_forward_naive": ["test_stride_1_pad_1", "test_pad_0", "test_stride_2_odd_non_square_input",
                                             "test_stride_3_pad_2_non_square_kernel", "test_one_image_one_channel",
-                                            "test_float32", "test_inputs_unmodified"]},
+                                            "test_float32"]},
     "square_kernel": {"conv_forward_naive": ["test_stride_3_pad_2_non_square_kernel", "test_one_image_one_channel"]},
     "stride_ignored_backward": {"conv_backward_naive": ["test_stride_2_odd_non_square_input",
                                                         "test_stride_3_pad_2_non_square_kernel", "test_float32"]},
     "pad_slice": {"conv_backward_naive": ["test_pad_0"]},
     "square_pool_window": {"max_pool_forward_naive": ["test_non_square_window_odd_input"]},
-    "pool_overwrite": {"max_pool_backward_naive": ["test_overlapping_windows_accumulate", "test_dout_unmodified"]},
+    "pool_overwrite": {"max_pool_backward_naive": ["test_overlapping_windows_accumulate"]},
     "pool_mask_ties": {"max_pool_backward_naive": ["test_ties_go_to_the_first_maximum"]},
     "per_pixel_bn": {"spatial_batchnorm_forward": ["test_train_output", "test_running_averages_updated",
                                                    "test_one_image_one_channel", "test_float32",
-                                                   "test_inputs_unmodified"]},
+                                                   "test_inputs_unmodified"]},   # it raises there
     "running_not_updated": {"spatial_batchnorm_forward": ["test_running_averages_updated"]},
     "dgamma_wrong": {"spatial_batchnorm_backward": ["test_dgamma", "test_one_image_one_channel", "test_float32",
-                                                    "test_test_mode", "test_dout_unmodified"]},
+                                                    "test_test_mode"]},
     "reg_missing_in_grads": {"three_layer_convnet": ["test_regularisation", "test_gradients_match_own_loss"]},
 }
 
@@ -483,3 +485,20 @@ def test_error_reports_from_the_worker_are_cut_to_short_strings():
     error = StudentError({"type": ["not", "a", "string"], "message": "m" * 10_000, "file": {"x": 1}, "line": "2"})
     assert error.describe() == 'raised Exception: "' + "m" * 60 + '"'
     assert StudentError("not a dict").describe() == "raised Exception"
+
+
+def test_the_inputs_advice_blames_a_modified_input_and_not_a_wrong_result():
+    # Zeroing x after computing out: right results, but a second call on the very same x differs.
+    source = corpus.REFERENCE["conv_forward_naive"]
+    modifies = source.replace("    return out, (x, w, b, conv_param)", "    x[...] = 0\n    return out, (x, w, b, conv_param)")
+    part, wrong = corpus.BUGS["missing_bias"]
+    for code, advice_passes in ((modifies, False), (wrong, True)):
+        namespace = {"__name__": "__main__"}
+        exec(compile(code, "<answer cell conv_forward_naive>", "exec"), namespace)
+        checks = {check.name: check for check in run_checks({part: POINTS[part]}, lambda _p: DirectStudent(namespace),
+                                                            SECRET)[part].checks}
+        advice = checks["test_inputs_unmodified"]
+        assert advice.passed is advice_passes and advice.weight == 0, advice
+        if not advice_passes:
+            assert advice.message.startswith("the call modified its input x"), advice.message
+            assert all(check.passed for name, check in checks.items() if name != "test_inputs_unmodified")

@@ -147,16 +147,17 @@ class Verifier:
                               "work on a copy (for example np.pad or x.copy()) instead")
 
 
-def left_unmodified(student, verify, function, args, input_names, expected, tolerance, keep=()):
+def left_unmodified(student, verify, function, args, input_names, returned, tolerance, keep=()):
     """The inputs ``args[:len(input_names)]`` of ``function`` were left as they were: advice, no points.
 
     The function is called twice on the very same objects (they stay in the
-    student's process in between), and both results must match the oracle's
-    ``expected`` (``{returned name: array}``; the names, in order, of everything
-    it returns, ``None`` for what is not compared, such as a cache); then the
-    worker's report of the arguments after the calls must show them unchanged.
-    An honest function that changed its inputs fails here, and its feedback says
-    which input.
+    student's process in between), and what the second call returns must match
+    what the first returned (``returned``: the names, in order, of everything it
+    returns; the items listed in ``keep`` stay with the student and are not
+    compared, such as a cache), and the worker's report of the arguments after
+    the calls must show them unchanged.  An honest function that changed its
+    inputs fails here, and its feedback says which input.  A function that is
+    merely wrong passes: its error is the other checks' to report, not this one's.
 
     Why these checks carry weight 0: every piece of this evidence comes from the
     student's process.  Only that process holds the inputs after the call, so a
@@ -167,12 +168,13 @@ def left_unmodified(student, verify, function, args, input_names, expected, tole
     be bought; the guide says so.
     """
     tracked = student.call_tracked(function, *args, _keep=keep, _again=True)
-    names = tuple(expected)
-    for when, value in (("", tracked.value), (" (second call on the same inputs)", tracked.again)):
-        for name, actual in zip(names, verify.result(value, names, function)):
-            if expected[name] is not None:
-                verify.close(name + when, actual, expected[name], tolerance)
+    first = verify.result(tracked.value, returned, function)
+    again = verify.result(tracked.again, returned, function)
+    # The report first: it names the input that changed, which is what the student needs to read.
     verify.inputs_unchanged(input_names, tuple(args[:len(input_names)]), tracked.args)
+    for index, name in enumerate(returned):
+        if index not in keep:
+            verify.close(f"{name} of a second call on the same inputs", again[index], first[index], tolerance)
 
 
 def forward_pass(student, verify, function, *args):

@@ -74,7 +74,4 @@ def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     x, w, b, conv_param = cases.conv_inputs(rng, 2, 2, 6, 7, 2, (3, 3), 1, 1)
     dout = cases.normal(rng, cases.conv_output_shape(x, w, conv_param))
-    expected = oracle.conv_backward(x, w, b, conv_param["stride"], conv_param["pad"], dout)
-    left_unmodified(student, verify, PART, (dout, (x, w, b, conv_param)), ("dout",),
-                    dict(zip(("dx", "dw", "db"), expected)),
-                    BACKWARD)
+    left_unmodified(student, verify, PART, (dout, (x, w, b, conv_param)), ("dout",), ("dx", "dw", "db"), BACKWARD)

@@ -66,6 +66,5 @@ def test_float32(student, rng, verify):
 def test_inputs_unmodified(student, rng, verify):
     """x, w, b and conv_param are left as they were"""
     x, w, b, conv_param = cases.conv_inputs(rng, 2, 2, 6, 7, 2, (3, 3), 1, 2)
-    expected = {"out": oracle.conv_forward(x, w, b, conv_param["stride"], conv_param["pad"]), "cache": None}
     left_unmodified(student, verify, PART, (x, w, b, conv_param), ("x", "w", "b", "conv_param"),
-                    expected, FORWARD, keep=(1,))
+                    ("out", "cache"), FORWARD, keep=(1,))

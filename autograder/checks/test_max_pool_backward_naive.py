@@ -81,5 +81,4 @@ def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     x, pool_param = cases.pool_inputs(rng, 2, 2, 7, 8, (3, 3), 2)
     dout = cases.normal(rng, cases.pool_output_shape(x, pool_param))
-    dx = oracle.max_pool_backward(x, pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"], dout)
-    left_unmodified(student, verify, PART, (dout, (x, pool_param)), ("dout",), {"dx": dx}, BACKWARD)
+    left_unmodified(student, verify, PART, (dout, (x, pool_param)), ("dout",), ("dx",), BACKWARD)

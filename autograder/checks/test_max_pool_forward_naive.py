@@ -67,6 +67,5 @@ def test_float32(student, rng, verify):
 def test_input_unmodified(student, rng, verify):
     """x and pool_param are left as they were"""
     x, pool_param = cases.pool_inputs(rng, 2, 2, 7, 8, (3, 3), 2)
-    out = oracle.max_pool_forward(x, pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"])
-    left_unmodified(student, verify, PART, (x, pool_param), ("x", "pool_param"), {"out": out, "cache": None},
-                    FORWARD, keep=(1,))
+    left_unmodified(student, verify, PART, (x, pool_param), ("x", "pool_param"), ("out", "cache"), FORWARD,
+                    keep=(1,))

@@ -89,6 +89,5 @@ def test_dout_unmodified(student, rng, verify):
     """dout is left as it was"""
     x, gamma, beta = cases.bn_inputs(rng, 3, 3, 4, 5)
     dout = cases.normal(rng, x.shape)
-    expected = dict(zip(NAMES, oracle.batchnorm_backward(x, gamma, beta, EPS, dout)))
     left_unmodified(student, verify, PART, (dout, oracle.batchnorm_cache(x, gamma, EPS, "train")), ("dout",),
-                    expected, BACKWARD)
+                    NAMES, BACKWARD)

@@ -85,6 +85,5 @@ def test_float32(student, rng, verify):
 def test_inputs_unmodified(student, rng, verify):
     """x, gamma and beta are left as they were"""
     x, gamma, beta = cases.bn_inputs(rng, 3, 3, 4, 5)
-    expected = {"out": oracle.batchnorm_train(x, gamma, beta, DEFAULT_EPS)[0], "cache": None}
     left_unmodified(student, verify, PART, (x, gamma, beta, {"mode": "train"}), ("x", "gamma", "beta"),
-                    expected, FORWARD, keep=(1,))
+                    ("out", "cache"), FORWARD, keep=(1,))
