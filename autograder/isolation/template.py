@@ -218,7 +218,9 @@ _templates_lock = threading.Lock()
 def template_for(course_root, package_source, exposed, unshare, env, limits):
     """This process's running template for ``course_root`` and the course package at
     ``package_source``, started if need be (arguments as for :class:`SandboxTemplate`)."""
-    key = (os.path.realpath(course_root), package_source, tuple(exposed))
+    # The process id is part of the key: a child forked from this process shares its socket to the
+    # template, and two processes talking on one socket would take each other's replies.
+    key = (os.getpid(), os.path.realpath(course_root), package_source, tuple(exposed))
     with _templates_lock:
         template = _templates.get(key)
         if template is None or not template.alive:
@@ -232,7 +234,9 @@ def template_for(course_root, package_source, exposed, unshare, env, limits):
 
 @atexit.register
 def close_templates():
+    """End this process's templates (not those of a parent it was forked from: they are the parent's)."""
     with _templates_lock:
-        for template in _templates.values():
-            template.close()
-        _templates.clear()
+        for key, template in list(_templates.items()):
+            if key[0] == os.getpid():
+                template.close()
+            del _templates[key]
