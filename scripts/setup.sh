@@ -84,6 +84,24 @@ if [[ ! -x $VENV/bin/python ]]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
+# --- The course hub (hub/, tests/test_course_hub.py): JupyterHub and its proxy -------------------
+# requirements-hub.txt into .venv, and configurable-http-proxy as hub/package-lock.json pins it into
+# hub/node_modules (it needs node >= 20).  Skipped while .venv/.setup-hub holds the hash of both.
+if [[ $mode == test ]]; then
+    hub_hash=$(cat requirements-hub.txt hub/package-lock.json | sha256sum | cut -c1-16)
+    if [[ ! -x hub/node_modules/.bin/configurable-http-proxy || ! -f $VENV/.setup-hub
+          || $(cat "$VENV/.setup-hub") != "$hub_hash" ]]; then
+        if (( $(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0) < 20 )); then
+            say "the course hub's proxy needs node >= 20; found $(node --version 2>/dev/null || echo none)" >&2
+            exit 1
+        fi
+        say "installing requirements-hub.txt and the hub's proxy (hub/node_modules)"
+        "$VENV/bin/python" -m pip install --quiet -r requirements-hub.txt
+        npm ci --prefix hub --no-audit --no-fund --loglevel=error
+        echo "$hub_hash" > "$VENV/.setup-hub"
+    fi
+fi
+
 read -r -a files <<< "$(requirement_files | tr '\n' ' ')"
 hash=$(cat "${files[@]}" | sha256sum | cut -c1-16)
 stamp=$VENV/.setup-$mode
