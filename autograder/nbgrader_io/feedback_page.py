@@ -34,6 +34,11 @@ reaches a student.  What the student wrote reaches the page inert
 (:mod:`.student_content`, which the course's ``c.HTMLExporter.preprocessors``
 runs before this one) and sits inside ``#notebook``; the summary is outside it,
 built here from the grader's text with every piece escaped.
+
+Two settings serve grading on submit (:mod:`autograder.service`), which sets them for each page it
+makes: ``details``, how much of the feedback the page shows (:mod:`.feedback_details`; by hand,
+``generate_feedback`` shows everything), and ``notes``, lines put first among the notes on the
+whole submission (the course's policy, and when the next graded attempt is possible).
 """
 import base64
 import html
@@ -41,11 +46,12 @@ import os
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from traitlets import Bool, Enum, List, Unicode
 from nbgrader.coursedir import CourseDirectory
 
 from ..checks.feedback import format_points, read_feedback
 from . import cells, gradebook
+from .feedback_details import DETAIL_LEVELS, EVERYTHING, graded_cell_at, text_at, with_notes
 
 FEEDBACK_FILE = "autograder_feedback.txt"
 HERE = Path(__file__).resolve().parent
@@ -57,6 +63,9 @@ class SubmissionFeedback(Preprocessor):
     """Put the submission's trusted feedback, with the gradebook's total, in ``resources`` for the page's summary."""
 
     enabled = Bool(True)      # nbconvert runs a preprocessor only when enabled; listing it is the choice
+    details = Enum(DETAIL_LEVELS, default_value=EVERYTHING,
+                   help="how much of the feedback the page shows (feedback_details.py)").tag(config=True)
+    notes = List(Unicode(), help="lines shown first among the notes on the whole submission").tag(config=True)
 
     def preprocess(self, nb, resources):
         self._check_template()
@@ -65,12 +74,14 @@ class SubmissionFeedback(Preprocessor):
         coursedir.root = os.getcwd()      # nbgrader's converters run from the course root
         totals = gradebook.submission_totals(info["db_url"], coursedir.course_id, info["assignment"],
                                              info["student"])
-        text = without_server_paths(feedback_text(Path(resources["metadata"]["path"]), totals), coursedir.root)
+        text = text_at(feedback_text(Path(resources["metadata"]["path"]), totals), self.details)
+        text = without_server_paths(with_notes(text, self.notes), coursedir.root)
         _write_text(coursedir, info, text)
         for cell in nb.cells:
             _scrub_outputs(cell, coursedir.root)
             _drop_return_value(cell)
-        resources["autograder_feedback"] = {"summary": summary_html(text)}
+            graded_cell_at(cell, self.details)
+        resources["autograder_feedback"] = {"summary": summary_html(text), "scores": self.details != "total"}
         resources.setdefault("inlining", {}).setdefault("css", []).append(PAGE_CSS)
         return nb, resources
 
