@@ -2,6 +2,7 @@
 
     python -m autograder grade ASSIGNMENT [--workers N] [--student ID ...] [--isolation LEVEL] [--preflight always]
     python -m autograder grade ASSIGNMENT --cluster local:N | --scheduler ADDRESS [--tls FOLDER]
+    python -m autograder serve ASSIGNMENT [--workers N | --cluster local:N | --scheduler ADDRESS]
     python -m autograder worker SCHEDULER_ADDRESS [--nworkers N] [--tls FOLDER]
     python -m autograder generate ASSIGNMENT
     python -m autograder grades ASSIGNMENT
@@ -34,6 +35,8 @@ old release when that fails (:mod:`autograder.nbgrader_io.regenerate`).
 (:mod:`autograder.nbgrader_io.lms_intake`), one line per student.
 ``check`` says, one line per check, whether this machine is ready to grade.
 ``isolation`` starts one sandbox and reports what it can and cannot reach.
+``serve`` grades each submission as it lands in nbgrader's exchange and releases its feedback, under
+the course's policy (:mod:`autograder.service`, :mod:`autograder.submit_policy`) until SIGTERM.
 ``--cluster``/``--scheduler`` grade on Dask workers started by ``worker``
 (:mod:`autograder.cluster`, :mod:`autograder.grading_worker`); the guide's
 section "Large courses" says how to deploy them.
@@ -44,6 +47,7 @@ import sys
 from pathlib import Path
 
 from .cluster import TLS_FILES, ClusterError, ClusterSpec, TlsFiles, parse_cluster
+from .course_locks import ServiceRunning
 from .grading_worker import WorkerRefused
 from .isolation.sandbox import ISOLATION_LEVELS
 from .isolation.student import TimeLimits
@@ -75,6 +79,7 @@ def main(argv=None):
                        help="auto (default): skip grading the instructor solutions first while a pass is "
                             "remembered and nothing that decides it changed; always: grade them first anyway")
     _add_cluster_options(grade)
+    _add_serve_command(commands)
     generate = commands.add_parser("generate", help="nbgrader generate_assignment --force, keeping the old "
                                    "release if it fails")
     generate.add_argument("assignment")
@@ -92,7 +97,7 @@ def main(argv=None):
     try:
         return _run(args)
     except (CourseError, ReleaseError, KeyError, ValueError, ClusterError, WorkerRefused, PreflightFailed,
-            IntakeError) as error:
+            IntakeError, ServiceRunning) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -113,6 +118,11 @@ def _run(args):
         return grade_class(Path.cwd(), args.assignment, args.student, args.isolation,
                            TimeLimits(call_s=args.call_timeout, submission_s=args.submission_timeout),
                            args.workers, _cluster_spec(args), args.preflight)
+    if args.command == "serve":
+        from .service import serve
+        return serve(Path.cwd(), args.assignment, args.isolation,
+                     TimeLimits(call_s=args.call_timeout, submission_s=args.submission_timeout),
+                     args.workers, _cluster_spec(args))
     if args.command == "generate":
         print(f"wrote {regenerate_release(course_directory(Path.cwd())[0], args.assignment)}")
         return 0
@@ -129,6 +139,21 @@ def _run(args):
         ClusterSpec(scheduler=args.scheduler, tls=tls).check()
         return worker_command(args.scheduler, args.nworkers, tls.security() if tls else None, Path.cwd())
     return isolation_command()
+
+
+def _add_serve_command(commands):
+    serve = commands.add_parser("serve", help="grade each submission as it lands in the exchange and release its "
+                                "feedback (until SIGTERM)")
+    serve.add_argument("assignment")
+    serve.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="submissions graded at the same time, by processes kept between them (default: every core)")
+    serve.add_argument("--isolation", choices=("auto",) + ISOLATION_LEVELS, default="auto",
+                       help="sandbox level (default: the strongest this machine supports)")
+    serve.add_argument("--call-timeout", type=_positive_seconds, default=TimeLimits.call_s,
+                       help=f"seconds one call of a student function may take (default {TimeLimits.call_s:g})")
+    serve.add_argument("--submission-timeout", type=_positive_seconds, default=TimeLimits.submission_s,
+                       help=f"seconds one submission may take, all its parts (default {TimeLimits.submission_s:g})")
+    _add_cluster_options(serve)
 
 
 def _add_cluster_options(grade):

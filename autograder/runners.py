@@ -11,9 +11,10 @@ places and records them.  Every runner has the same shape:
 * ``report()``: anything to say after the run.
 
 :class:`LocalRunner` (a pool of processes on this machine) lives here;
-:class:`~autograder.cluster.DaskRunner` (a Dask cluster) in :mod:`autograder.cluster`.  Both
-import this module and nothing that imports them, so there is no import cycle between the
-runners and what uses them.
+:class:`~autograder.cluster.DaskRunner` (a Dask cluster) in :mod:`autograder.cluster`;
+:class:`~autograder.lasting_runner.LastingLocalRunner` (grading processes kept between runs, for the
+grading service) in :mod:`autograder.lasting_runner`.  They import this module and nothing that
+imports them, so there is no import cycle between the runners and what uses them.
 """
 import concurrent.futures
 import multiprocessing

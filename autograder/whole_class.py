@@ -5,7 +5,8 @@
 (:mod:`autograder.runners`: :class:`~autograder.runners.LocalRunner`, one spawned process per
 worker on this machine; or :class:`~autograder.cluster.DaskRunner`: a Dask cluster), places each
 outcome under ``autograded/`` and records it in the gradebook as it arrives (this
-process is the only writer of ``gradebook.db``), and writes ``grades.csv``.  Fresh submissions
+process writes ``gradebook.db``, one record at a time under the lock the grading service also
+takes: :func:`record_outcome`), and writes ``grades.csv``.  Fresh submissions
 are given to the runner first.
 """
 import contextlib
@@ -21,6 +22,7 @@ from .checks.feedback import format_points
 from .checks.parts import assignment_parts
 from .checks.secret import course_secret, submission_key
 from .cluster import DaskRunner
+from .course_locks import gradebook_lock
 from .isolation.claims import sweep_stale_scratch
 from .nbgrader_io import gradebook
 from .nbgrader_io.release import load_release
@@ -189,7 +191,8 @@ def write_class_grades(root, assignment):
     coursedir, _config = gradebook.course_directory(root)
     students = submitted_students(coursedir, assignment, None)
     path = Path(root) / "grades.csv"
-    write_grades_csv(path, assignment_parts(assignment), _grade_rows(root, coursedir, assignment, students))
+    with gradebook_lock(root):      # the grading service writes it too
+        write_grades_csv(path, assignment_parts(assignment), _grade_rows(root, coursedir, assignment, students))
     return path
 
 
@@ -222,13 +225,23 @@ def _grade_all(root, coursedir, config, assignment, outcomes, total):
         if outcome.student in seen:
             continue
         seen.add(outcome.student)
+        record_outcome(root, coursedir, config, assignment, outcome)
+        summaries.append(outcome.summary)
+        print(f"[{len(summaries)}/{total}] {_progress_line(outcome.summary)}", flush=True)
+    return summaries
+
+
+def record_outcome(root, coursedir, config, assignment, outcome):
+    """Place one outcome under ``autograded/``, record it in the gradebook and keep the instructor's record.
+
+    Under the gradebook's lock (:mod:`autograder.course_locks`), which the grading service takes
+    too: the three always come from the same run, whichever of ``grade`` and the service wrote last.
+    """
+    with gradebook_lock(root):
         autograded = gradebook.assignment_dir(coursedir, "autograded", assignment, outcome.student)
         place_outcome(root, autograded, assignment, outcome)
         _record(coursedir, config, assignment, outcome.summary)
         write_summary(root, assignment, outcome.summary)
-        summaries.append(outcome.summary)
-        print(f"[{len(summaries)}/{total}] {_progress_line(outcome.summary)}", flush=True)
-    return summaries
 
 
 def submitted_students(coursedir, assignment, wanted):

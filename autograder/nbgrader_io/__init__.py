@@ -17,7 +17,11 @@
   (``generate_feedback``: the whole trusted feedback on every page), ``feedback_release.py``
   (``release_feedback`` for hub and LMS students), ``exchange_collect.py`` (``collect`` taking a
   submission's owner and time from the kernel) and ``plain_autograde.py`` (``nbgrader autograde``
-  refused where it would replace trusted grades).
+  refused where it would replace trusted grades);
+* for grading on submit: ``inbound_watch.py`` (which students have a new submission in the
+  exchange), ``one_student.py`` (nbgrader's collect and feedback steps for one student, in process),
+  ``feedback_details.py`` (how much a page shows) and ``received_page.py`` (the page of a
+  submission that could not be graded).
 
 Imports: nbgrader and nbformat, ``autograder.checks`` (parts, results, feedback text) and
 ``autograder.isolation`` (what a sandbox loads); never the orchestration.
