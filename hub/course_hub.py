@@ -50,7 +50,9 @@ COURSE_ID = "cnn-properties"            # the hub's course (hub/jupyter/common/n
 EXCHANGE_MODE = 0o1777
 STATE_MODE = 0o711                      # students pass through it to the exchange, and list nothing
 START_SECONDS = 300                     # JupyterHub, the proxy and formgrader, on a loaded two-core machine
-STOP_SECONDS = 60
+STOP_SECONDS = 90                       # the hub gives each server and service 30 s after SIGINT, 30 after SIGTERM
+# In the course root: every grade, the collected work, and the secret the hidden inputs come from.
+COURSE_PRIVATE = ("gradebook.db", "submitted", "autograded", "feedback", "autograder/.secret")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Asked of nbgrader itself, in the course root: what the course's configuration says.
@@ -138,6 +140,18 @@ def course_problems(course: Course) -> list[str]:
     return found
 
 
+def readable_by_everyone(path: Path) -> bool:
+    """Whether a user with no group in common can reach ``path`` (o+x down to it) and read it (o+r)."""
+    folders = [folder for folder in path.parents if folder != Path("/")]
+    return path.exists() and all(folder.stat().st_mode & 0o001 for folder in folders) \
+        and bool(path.stat().st_mode & 0o004)
+
+
+def student_data_in_reach(course: Course) -> list[str]:
+    """What of the course's grades, collected work and secret every user of the machine can read."""
+    return [name for name in COURSE_PRIVATE if readable_by_everyone(course.root / name)]
+
+
 def free_ports(names) -> dict[str, int]:
     """A distinct free loopback port for each name (all held open until every one is chosen)."""
     probes = []
@@ -216,6 +230,10 @@ def summary(course: Course, run: Run, released: list[str], started: float) -> st
     lines += [f"  instructor  {a.name:<12} password {a.password}" for a in run.instructors]
     lines.append(f"formgrader (instructors): {run.url}services/{course.course_id}/formgrader")
     lines.append(f"exchange: {run.exchange}  (released now: {', '.join(released) or 'nothing new'})")
+    in_reach = student_data_in_reach(course)
+    if in_reach:
+        lines.append(f"WARN: every user here, students too, can read {', '.join(in_reach)} in {course.root}: "
+                     f"chmod -R o-rwx them before real students log in")
     lines.append(f"instructor's commands, as root from {course.root} with .venv active:")
     for assignment in course.assignments():
         lines += [f"  nbgrader collect {assignment}{exchange_flag}",

@@ -133,8 +133,12 @@ c.JupyterHub.services = [
         "oauth_no_confirm": True,
     },
     # --- The grading service goes here (issue 20): `python -m autograder serve ASSIGNMENT`, -------
-    # run from COURSE_ROOT as the course's owner with EXCHANGE as its exchange, as a second managed
-    # service ("name", "command", "cwd", "environment" as above; no "url": it serves no pages).
+    # a second managed service: "name", "command" ([sys.executable, "-m", "autograder", "serve", ...]),
+    # "cwd": str(COURSE_ROOT), and "environment": servers_environment("course"), which gives it the
+    # hub's exchange (hub/jupyter/common/nbgrader_config.py) and this environment's PATH; no "url",
+    # it serves no pages.  It runs as root like formgrader.  The hub starts it again whenever it exits,
+    # and stops it as it stops every server: SIGINT first (so the service must treat it as SIGTERM),
+    # SIGTERM 30 s later, SIGKILL 30 s after that (LocalProcessSpawner's interrupt and term timeouts).
 ]
 c.JupyterHub.load_roles = [
     {

@@ -76,6 +76,7 @@ class Launcher:
         self.ready.wait(START_SECONDS)
         assert self.process.poll() is None and self.lines and self.lines[-1].startswith("hub log: "), \
             "python -m hub did not start:\n" + "\n".join(self.lines[-60:])
+        assert "WARN" not in self.text, self.text           # the course root is 0700: nothing in reach
         timed("hub start (command to URL printed)", self.started)
 
     @property

@@ -7,6 +7,7 @@ import json
 import time
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,24 @@ def test_the_guides_hub_configuration_is_the_hubs(hub_config):
         guide.JupyterHub.load_roles
     assert guide.Spawner.server_token_scopes == hub_config.Spawner.server_token_scopes
     assert set(guide.JupyterHub.load_groups) == set(hub_config.JupyterHub.load_groups)
+
+
+def test_the_hub_warns_while_every_user_can_read_the_courses_grades_or_collected_work():
+    with tempfile.TemporaryDirectory(dir="/tmp") as base:    # pytest's tmp_path lies in a 0700 folder
+        in_reach_as_modes_change(Path(base))
+
+
+def in_reach_as_modes_change(base):
+    root = base / "course"
+    (root / "submitted" / "ann").mkdir(parents=True)
+    (root / "gradebook.db").write_text("")
+    for folder in (base, root):
+        folder.chmod(0o755)
+    (root / "gradebook.db").chmod(0o644)
+    (root / "submitted").chmod(0o755)
+    course = course_hub.Course(root, "cnn-properties", root / "exercises", None)
+    assert course_hub.student_data_in_reach(course) == ["gradebook.db", "submitted"]
+    (root / "submitted").chmod(0o750)
+    assert course_hub.student_data_in_reach(course) == ["gradebook.db"]
+    root.chmod(0o700)
+    assert course_hub.student_data_in_reach(course) == []
