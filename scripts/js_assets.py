@@ -9,6 +9,11 @@ copies them into ``_build/html/_static/npm/``.
 
 Run it as ``python scripts/js_assets.py``; it does nothing for packages already staged
 at the pinned version, so it is cheap to call before every build.
+
+The manifest's ``test_packages`` are what the browser tests inject into pages (axe-core);
+they are never part of the site. ``python scripts/js_assets.py --tests`` (run by
+``scripts/setup.sh test``) stages them in ``.cache/js-assets/tests/npm/``, where the tests
+find them with ``staged_file`` and no network.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = REPO_ROOT / "scripts" / "js_assets.json"
 CACHE_DIR = REPO_ROOT / ".cache" / "js-assets"
 SITE_DIR = CACHE_DIR / "site"  # what html_static_path points at
+TESTS_DIR = CACHE_DIR / "tests"  # what the browser tests inject; never served by the site
+# Manifest key -> the folder of .cache/js-assets/ its packages are staged in.
+FOLDERS = {"packages": "site", "test_packages": "tests"}
 MARKER = ".source"  # dotfile: Sphinx does not copy it into the site
 REQUIRED_KEYS = ("name", "version", "integrity", "include", "strip", "dest")
 
@@ -54,12 +62,13 @@ class Package:
         return site_dir / "npm" / self.dest
 
 
-def load_manifest(path: Path = MANIFEST) -> list[Package]:
-    """Read the pinned package list, with a clear error for a malformed entry."""
+def load_manifest(path: Path = MANIFEST, key: str = "packages") -> list[Package]:
+    """Read a pinned package list (``packages`` for the site, ``test_packages`` for the
+    browser tests), with a clear error for a malformed entry."""
     try:
-        entries = json.loads(path.read_text())["packages"]
+        entries = json.loads(path.read_text())[key]
     except (OSError, ValueError, KeyError) as err:
-        raise AssetError(f"{path}: cannot read the 'packages' list ({err})") from None
+        raise AssetError(f"{path}: cannot read the {key!r} list ({err})") from None
     packages = []
     for index, entry in enumerate(entries):
         missing = [key for key in REQUIRED_KEYS if key not in entry]
@@ -149,9 +158,10 @@ def is_staged(package: Package, site_dir: Path = SITE_DIR) -> bool:
     return marker.is_file() and marker.read_text() == marker_text(package)
 
 
-def stage(package: Package, cache_dir: Path = CACHE_DIR) -> str:
-    """Make sure the package is staged; return a one-line account of what was done."""
-    site_dir = cache_dir / "site"
+def stage(package: Package, cache_dir: Path = CACHE_DIR, folder: str = "site") -> str:
+    """Make sure the package is staged in ``cache_dir/folder``; return a one-line account
+    of what was done."""
+    site_dir = cache_dir / folder
     if is_staged(package, site_dir):
         return f"{package.spec}: already staged"
     tarball = npm_pack(package, cache_dir / "tarballs")
@@ -169,10 +179,27 @@ def unstaged(packages: list[Package], site_dir: Path = SITE_DIR) -> list[str]:
     return [package.spec for package in packages if not is_staged(package, site_dir)]
 
 
-def main() -> int:
+def staged_file(name: str, relative: str, key: str = "test_packages") -> Path:
+    """The path of one staged file of the pinned package ``name``; an AssetError that says
+    how to stage it when it is missing."""
+    folder = CACHE_DIR / FOLDERS[key]
+    for package in load_manifest(key=key):
+        if package.name == name:
+            path = package.staged_dir(folder) / relative
+            if is_staged(package, folder) and path.is_file():
+                return path
+            flag = " --tests" if key == "test_packages" else ""
+            raise AssetError(f"{package.spec} is not staged in {folder}: run "
+                             f"`python scripts/js_assets.py{flag}` (`make test` does it)")
+    raise AssetError(f"{MANIFEST.name}: no package {name!r} in {key!r}")
+
+
+def main(argv: list[str] = ()) -> int:
+    """Stage the site's packages, or with ``--tests`` the browser tests' packages."""
+    key = "test_packages" if "--tests" in argv else "packages"
     try:
-        for package in load_manifest():
-            print(f"js-assets: {stage(package)}")
+        for package in load_manifest(key=key):
+            print(f"js-assets: {stage(package, folder=FOLDERS[key])}")
     except AssetError as err:
         print(f"js-assets: error: {err}", file=sys.stderr)
         return 1
@@ -180,4 +207,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -6,7 +6,8 @@
 #      chromium + chromium-driver when /usr/bin/chromium is missing;
 #   2. the virtual environment .venv (created with $PYTHON, default python3.11);
 #   3. requirements.txt, `pip install -e .` (the cnnbook package) and, for tests,
-#      requirements-test.txt.
+#      requirements-test.txt and the pinned axe-core the browser tests inject
+#      (scripts/js_assets.py --tests).
 #
 # Idempotent and cheap when done: step 3 is skipped while .venv/.setup-<mode> holds
 # the hash of the requirement files it installed.
@@ -82,6 +83,12 @@ check_python
 if [[ ! -x $VENV/bin/python ]]; then
     say "creating $VENV with $PYTHON"
     "$PYTHON" -m venv "$VENV"
+fi
+
+if [[ $mode == test ]]; then
+    # The browser tests inject axe-core (pinned in scripts/js_assets.json, test_packages)
+    # and run with no network: stage it now. Cheap when it is already staged.
+    "$VENV/bin/python" scripts/js_assets.py --tests
 fi
 
 # --- The course hub (hub/, tests/test_course_hub.py): JupyterHub and its proxy -------------------

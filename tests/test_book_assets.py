@@ -49,6 +49,28 @@ def test_manifest_pins_every_package_with_sha512():
         assert package.integrity.startswith("sha512-") and len(package.integrity) == 95
 
 
+def test_test_packages_are_pinned_apart_from_the_site(repo_root):
+    """axe-core is pinned for the browser tests and staged outside the site's folder."""
+    tools = js_assets.load_manifest(key="test_packages")
+    assert [p.name for p in tools] == ["axe-core"]
+    assert tools[0].integrity.startswith("sha512-") and tools[0].version[0].isdigit()
+    assert "axe-core" not in {p.name for p in js_assets.load_manifest()}
+    assert not js_assets.TESTS_DIR.is_relative_to(js_assets.SITE_DIR)
+
+
+def test_staged_file_says_how_to_stage_a_missing_package(tmp_path, monkeypatch):
+    tarball = make_tarball(tmp_path / "demo.tgz", {"dist/a.js": b"a"})
+    package = fake_package(tarball)
+    monkeypatch.setattr(js_assets, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(js_assets, "load_manifest", lambda key: [package])
+    with pytest.raises(js_assets.AssetError, match=r"demo@1.0.0 is not staged .*--tests"):
+        js_assets.staged_file("demo", "a.js")
+    js_assets.extract(tarball, package, tmp_path / "tests")
+    assert js_assets.staged_file("demo", "a.js").read_bytes() == b"a"
+    with pytest.raises(js_assets.AssetError, match="no package 'other'"):
+        js_assets.staged_file("other", "a.js")
+
+
 def test_manifest_error_names_the_missing_key(tmp_path):
     bad = tmp_path / "assets.json"
     bad.write_text(json.dumps({"packages": [{"name": "x", "version": "1"}]}))
