@@ -10,10 +10,12 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``:
 - ``exec_times``: list each notebook page's execution time at the end of the build.
 - ``search_summary``: keep Sphinx 7.4's search page from stopping at an index entry.
 - ``book_links``: make the exercises' links to the published book point inside this build.
+- ``theme_templates``: the book's versions of theme templates (templates/) come first.
+- ``root_redirect``: a complete index.html that sends readers to the first page.
 """
 
-from . import (book_links, cell_errors, exec_times, launch_buttons, no_thebe,
-               offline_assets, search_summary)
+from . import (book_links, cell_errors, exec_times, launch_buttons, no_thebe, offline_assets,
+               root_redirect, search_summary, theme_templates)
 
 
 def setup(app):
@@ -24,4 +26,6 @@ def setup(app):
     exec_times.setup(app)
     search_summary.setup(app)
     book_links.setup(app)
+    theme_templates.setup(app)
+    root_redirect.setup(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
