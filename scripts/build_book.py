@@ -81,8 +81,21 @@ def build(source: Path = REPO_ROOT, output: Path = REPO_ROOT, clean: bool = Fals
     status = subprocess.run(build_command(source, output), cwd=source, check=False).returncode
     elapsed = time.perf_counter() - started
     verdict = "built" if status == 0 else "FAILED"
-    print(f"build_book: {verdict} in {elapsed:.1f} s -> {output / '_build' / 'html'}")
+    html = output / "_build" / "html"
+    print(f"build_book: {verdict} in {elapsed:.1f} s -> {html}")
+    if status == 0:
+        total, files = site_size(html)
+        print(f"build_book: the site is {total / 1e6:.1f} MB in {files} files "
+              "(each page's own weight, at most 2 MB, is checked by tests/browser)")
     return status
+
+
+def site_size(html_dir: Path) -> tuple[int, int]:
+    """Bytes and number of the files a static server publishes from ``html_dir`` (hidden
+    ones, such as Sphinx's .buildinfo, left out)."""
+    files = [path for path in html_dir.rglob("*") if path.is_file()
+             and not any(part.startswith(".") for part in path.relative_to(html_dir).parts)]
+    return sum(path.stat().st_size for path in files), len(files)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -174,6 +174,14 @@ def test_offline_check_names_unstaged_packages_and_missing_files(staged_site):
     assert found == ["npm/demo/gone.js is not in any html_static_path folder"]
 
 
+def test_offline_check_names_a_mathjax_component_that_is_not_staged(staged_site):
+    (staged_site / "npm" / "demo" / "input").mkdir()
+    (staged_site / "npm" / "demo" / "input" / "tex.js").write_text("tex")
+    config = sphinx_config(mathjax3_config={"loader": {"load": ["input/tex", "output/chtml"]}})
+    found = offline_assets.problems(config, staged_site.parent, staged_site)
+    assert found == ["npm/demo/output/chtml.js is not in any html_static_path folder"]
+
+
 def test_offline_check_requires_the_site_folder_in_static_path(staged_site):
     found = offline_assets.problems(sphinx_config(html_static_path=[]),
                                     staged_site.parent, staged_site)

@@ -11,11 +11,17 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``:
 - ``search_summary``: keep Sphinx 7.4's search page from stopping at an index entry.
 - ``book_links``: make the exercises' links to the published book point inside this build.
 - ``theme_templates``: the book's versions of theme templates (templates/) come first.
+- ``theme_scripts``: leave fontawesome.js and the search index off the pages.
+- ``icon_fonts``: cut the theme's icon fonts down to the icons the site shows.
+- ``widgets_where_shown``: load the widget manager only on pages that show a widget.
+- ``embedded_images``: serve images embedded in HTML outputs as files, fetched when shown.
+- ``math_tab_stops``: let the keyboard reach a display equation that scrolls sideways.
 - ``root_redirect``: a complete index.html that sends readers to the first page.
 """
 
-from . import (book_links, cell_errors, exec_times, launch_buttons, no_thebe, offline_assets,
-               root_redirect, search_summary, theme_templates)
+from . import (book_links, cell_errors, embedded_images, exec_times, icon_fonts,
+               launch_buttons, math_tab_stops, no_thebe, offline_assets, root_redirect,
+               search_summary, theme_scripts, theme_templates, widgets_where_shown)
 
 
 def setup(app):
@@ -27,5 +33,10 @@ def setup(app):
     search_summary.setup(app)
     book_links.setup(app)
     theme_templates.setup(app)
+    theme_scripts.setup(app)
+    icon_fonts.setup(app)
+    widgets_where_shown.setup(app)
+    embedded_images.setup(app)
+    math_tab_stops.setup(app)
     root_redirect.setup(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -8,12 +8,15 @@ same ``const`` twice: a console error on every page. The book runs with no netwo
 so neither script can ever do anything useful.
 """
 
+import posixpath
+
 THEBE_LOADER = "sphinx-thebe.js"
 THEBE_CONFIG_PREFIX = "const THEBE_JS_URL"
 
 
 def is_thebe_script(script) -> bool:
-    if script.filename == THEBE_LOADER:
+    # Sphinx holds a script by its path in the site: _static/sphinx-thebe.js
+    if script.filename and posixpath.basename(script.filename) == THEBE_LOADER:
         return True
     return not script.filename and script.attributes.get("body", "").startswith(THEBE_CONFIG_PREFIX)
 

@@ -6,6 +6,7 @@ where nobody ran ``make book``) or when the configuration points at an absolute 
 (a CDN) instead of a file of that folder.
 """
 
+import posixpath
 from pathlib import Path
 
 from sphinx.errors import ConfigError
@@ -19,9 +20,17 @@ def _is_url(path: str) -> bool:
     return "://" in path or path.startswith("//")
 
 
+def _mathjax_components(config) -> list[str]:
+    """The MathJax components its loader fetches (``mathjax3_config.loader.load``), as
+    paths relative to ``_static``: they sit next to ``mathjax_path``."""
+    loader = (getattr(config, "mathjax3_config", None) or {}).get("loader") or {}
+    folder = posixpath.dirname(config.mathjax_path)
+    return [posixpath.join(folder, f"{name}.js") for name in loader.get("load", [])]
+
+
 def _configured_scripts(config) -> list[str]:
     """Script paths the configuration makes pages load, relative to ``_static``."""
-    scripts = [config.mathjax_path]
+    scripts = [config.mathjax_path, *_mathjax_components(config)]
     scripts += list(getattr(config, "nb_ipywidgets_js", {}) or {})
     scripts += [entry if isinstance(entry, str) else entry[0] for entry in config.html_js_files]
     return scripts
