@@ -15,13 +15,15 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``:
 - ``icon_fonts``: cut the theme's icon fonts down to the icons the site shows.
 - ``widgets_where_shown``: load the widget manager only on pages that show a widget.
 - ``embedded_images``: serve images embedded in HTML outputs as files, fetched when shown.
+- ``fold_figure_code``: fold the code of every cell that draws a captioned figure.
 - ``math_tab_stops``: let the keyboard reach a display equation that scrolls sideways.
 - ``root_redirect``: a complete index.html that sends readers to the first page.
 """
 
-from . import (book_links, cell_errors, embedded_images, exec_times, icon_fonts,
-               launch_buttons, math_tab_stops, no_thebe, offline_assets, root_redirect,
-               search_summary, theme_scripts, theme_templates, widgets_where_shown)
+from . import (book_links, cell_errors, embedded_images, exec_times, fold_figure_code,
+               icon_fonts, launch_buttons, math_tab_stops, no_thebe, offline_assets,
+               root_redirect, search_summary, theme_scripts, theme_templates,
+               widgets_where_shown)
 
 
 def setup(app):
@@ -37,6 +39,7 @@ def setup(app):
     icon_fonts.setup(app)
     widgets_where_shown.setup(app)
     embedded_images.setup(app)
+    fold_figure_code.setup(app)
     math_tab_stops.setup(app)
     root_redirect.setup(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
