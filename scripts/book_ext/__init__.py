@@ -16,14 +16,18 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``:
 - ``widgets_where_shown``: load the widget manager only on pages that show a widget.
 - ``embedded_images``: serve images embedded in HTML outputs as files, fetched when shown.
 - ``fold_figure_code``: fold the code of every cell that draws a captioned figure.
+- ``figure_links``: make each output figure a link to its full-size image.
+- ``output_tables``: no empty header cells in notebook output tables.
+- ``wide_tables``: wide tables of the text read as labelled cards on a phone.
+- ``book_style``: static/book.css, the book's own style rules.
 - ``math_tab_stops``: let the keyboard reach a display equation that scrolls sideways.
 - ``root_redirect``: a complete index.html that sends readers to the first page.
 """
 
-from . import (book_links, cell_errors, embedded_images, exec_times, fold_figure_code,
-               icon_fonts, launch_buttons, math_tab_stops, no_thebe, offline_assets,
-               root_redirect, search_summary, theme_scripts, theme_templates,
-               widgets_where_shown)
+from . import (book_links, book_style, cell_errors, embedded_images, exec_times, figure_links,
+               fold_figure_code, icon_fonts, launch_buttons, math_tab_stops, no_thebe,
+               offline_assets, output_tables, root_redirect, search_summary, theme_scripts,
+               theme_templates, wide_tables, widgets_where_shown)
 
 
 def setup(app):
@@ -40,6 +44,10 @@ def setup(app):
     widgets_where_shown.setup(app)
     embedded_images.setup(app)
     fold_figure_code.setup(app)
+    figure_links.setup(app)
+    output_tables.setup(app)
+    wide_tables.setup(app)
+    book_style.setup(app)
     math_tab_stops.setup(app)
     root_redirect.setup(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
