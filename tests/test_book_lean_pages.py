@@ -1,7 +1,8 @@
 """The build rules that keep a page light (scripts/book_ext): what they remove and keep.
 
 The pages' real weight is measured in the browser (tests/browser/test_book_page_weight.py);
-these fast tests pin down each rule on made-up input.
+the fast tests here pin down each rule on made-up input, and the last one checks the built
+book: MathJax (0.8 MB with its fonts) is loaded by exactly the pages that have maths.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import base64
 import hashlib
 from types import SimpleNamespace
 
+import pytest
+import yaml
 from sphinx.builders.html._assets import _JavaScript
 
+import book_pages
 from book_ext import embedded_images, no_thebe, theme_scripts, widgets_where_shown
 
 HEAD = """<link rel="preload" as="script" href="../_static/scripts/bootstrap.js?digest=1" />
@@ -83,3 +87,17 @@ def test_an_embedded_url_that_is_not_base64_is_left_alone(tmp_path):
     html = '<img src="data:image/png;base64,abc">'  # 3 characters: not valid base64
     assert embedded_images.externalise(html, tmp_path, "_images") == html
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_mathjax_loads_exactly_on_the_pages_with_maths(built_book, repo_root):
+    config = yaml.safe_load((repo_root / "_config.yml").read_text())["sphinx"]["config"]
+    script = config["mathjax_path"]
+    wrong = []
+    for docname in book_pages.toc_docnames(repo_root / "_toc.yml"):
+        html = (built_book / book_pages.html_path(docname)).read_text()
+        has_maths = 'class="math' in html
+        if has_maths != (script in html):
+            wrong.append(f"{docname}: {'maths' if has_maths else 'no maths'}, MathJax "
+                         f"{'loaded' if script in html else 'not loaded'}")
+    assert not wrong, "\n".join(wrong)
