@@ -16,8 +16,8 @@ only the ones before it (``tests/test_autograder_layout.py`` enforces it):
 * this folder: the command line (``__main__.py``), one submission
   (``one_submission.py``), a whole class (``whole_class.py``), the runners that grade a list
   of submissions (``runners.py``; ``cluster.py`` on Dask; ``lasting_runner.py`` for the grading
-  service), grading on submit (``service.py`` with ``submit_policy.py``, ``service_state.py`` and
-  ``course_locks.py``), the set-up checks
+  service), grading on submit (``service.py`` and its loop ``service_loop.py``, with ``submit_policy.py``,
+  ``service_state.py`` and ``course_locks.py``), the set-up checks
   (``setup_check.py``) and the checks inside a notebook kernel for plain nbgrader
   (``notebook.py``).
 
