@@ -24,7 +24,9 @@ STEPS_RUN_BY_THE_LOOP = ("exchange", "generate", "due-date", "release", "collect
                          "validate", "feedback", "plain-autograde", "grades", "export")
 STEPS_RUN_HERE = ("setup",)
 STEPS_RUN_BY_THE_BROWSER_TEST = ("formgrader",)
+STEPS_RUN_BY_THE_SERVICE_TEST = ("serve",)           # tests/test_service_exchange.py
 CONFIGS_USED_BY_THE_LOOP = ("late-penalty", "exchange")
+CONFIGS_USED_BY_THE_SERVICE_TEST = ("grade-on-submit",)
 
 
 def instructor_sections(text):
@@ -55,8 +57,9 @@ def test_every_shell_block_of_the_instructor_sections_is_a_named_step():
 
 def test_every_named_step_and_configuration_is_run_by_a_test():
     steps = set(guide_blocks("step"))
-    assert steps == set(STEPS_RUN_BY_THE_LOOP + STEPS_RUN_HERE + STEPS_RUN_BY_THE_BROWSER_TEST)
-    assert set(guide_blocks("config")) == set(CONFIGS_USED_BY_THE_LOOP)
+    assert steps == set(STEPS_RUN_BY_THE_LOOP + STEPS_RUN_HERE + STEPS_RUN_BY_THE_BROWSER_TEST
+                        + STEPS_RUN_BY_THE_SERVICE_TEST)
+    assert set(guide_blocks("config")) == set(CONFIGS_USED_BY_THE_LOOP + CONFIGS_USED_BY_THE_SERVICE_TEST)
 
 
 def test_the_guide_quotes_no_placeholder():

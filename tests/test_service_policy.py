@@ -7,7 +7,7 @@ them; a brute-force reading of the rules is the oracle.
 """
 import nbformat
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from traitlets.config import Config
 
@@ -17,7 +17,7 @@ from autograder.nbgrader_io import feedback_details
 from autograder.nbgrader_io.feedback_details import graded_cell_at, text_at, with_notes
 from autograder.submit_policy import (Policy, attempts_in_window, details_at, next_graded_time, policy_from_config,
                                       statement)
-from test_instructor_feedback import course_page, graded_parts, parsed, text_of, totals, with_class  # noqa: F401
+from test_instructor_feedback import course_page, text_of, with_class
 
 HOUR = 3600.0
 policies = st.builds(Policy, graded_attempts=st.integers(1, 4), window_hours=st.sampled_from([0.5, 1.0, 24.0]))
