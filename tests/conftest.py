@@ -36,6 +36,8 @@ ALONE = {"test_autograder_isolation_shared_state.py", "test_autograder_sandbox.p
 BOOK_FIXTURES = {"built_book", "tiny_book", "run_lab_offline"}
 
 
+# tryfirst: pytest-xdist reads the groups in its own hook of this name, which would otherwise run first.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in ALONE:
