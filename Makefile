@@ -12,12 +12,12 @@ PY := .venv/bin/python
 book: setup-book
 	$(PY) scripts/build_book.py
 
-# Two steps (tests/conftest.py says why): the tests on two workers side by side, a group at a time
-# each, then those that must run alone.  --durations=10: each step's ten slowest tests, at its end.
+# Two steps (tests/conftest.py says why): the tests on two workers side by side, a test file at a
+# time each, then those that must run alone.  --durations=10: each step's ten slowest tests, at its end.
 # Both steps always run; the exit status is a failed step's.
 test: setup-test
 	status=0; \
-	$(PY) -m pytest -m "(slow or not slow) and not alone" -n 2 --dist loadgroup --durations=10 || status=$$?; \
+	$(PY) -m pytest -m "(slow or not slow) and not alone" -n 2 --dist loadfile --durations=10 || status=$$?; \
 	$(PY) -m pytest -m "(slow or not slow) and alone" --durations=10 || status=$$?; \
 	exit $$status
 

@@ -7,16 +7,17 @@ configuration, to test the build's behaviour on pages made for the purpose.
 ``run_lab_offline`` executes a lab notebook the way the offline book build does.
 
 ``make test`` runs the suite in two steps (see the Makefile): first every test not marked
-``alone`` on two pytest-xdist workers, one group of tests at a time per worker, then the tests
-marked ``alone`` by themselves.  :func:`pytest_collection_modifyitems` assigns both: a test
-module's tests form one group (its module fixtures are built once), every test that builds a
-book forms one group (the built site and the staged assets are one folder), and the modules
-in :data:`ALONE` read the state of the whole machine (every process, /dev/shm, the kernel's
-key counts), which a test running beside them would change.
+``alone`` on two pytest-xdist workers, a test file at a time per worker (its module fixtures are
+built once), then the tests marked ``alone`` by themselves: the modules in :data:`ALONE` read the
+state of the whole machine (every process, /dev/shm, the kernel's key counts), which a test running
+beside them would change.  Book builds take :func:`book_lock`: the workers share ``_build``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import shutil
 import subprocess
 import sys
@@ -32,18 +33,29 @@ import js_assets
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Tests that look at the whole machine: they run after the others, by themselves.
 ALONE = {"test_autograder_isolation_shared_state.py", "test_autograder_sandbox.py"}
-# Fixtures that write the shared build folders (_build, the staged assets, the execution cache).
-BOOK_FIXTURES = {"built_book", "tiny_book", "run_lab_offline"}
+BOOK_LOCK = REPO_ROOT / "_build" / ".tests.lock"
+BUILT_STAMP = REPO_ROOT / "_build" / ".built-by-test-run"
 
 
-# tryfirst: pytest-xdist reads the groups in its own hook of this name, which would otherwise run first.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in ALONE:
             item.add_marker(pytest.mark.alone)
-        group = "book" if BOOK_FIXTURES & set(item.fixturenames) else item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@contextlib.contextmanager
+def book_lock():
+    """One book build at a time on this machine: the workers of ``make test`` share ``_build``, the
+    staged assets and the execution cache."""
+    BOOK_LOCK.parent.mkdir(exist_ok=True)
+    with open(BOOK_LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_book.py"
 OUTPUT_TAIL_CHARS = 6000  # enough for Sphinx's warning list and the failing cell
 
@@ -55,13 +67,24 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def built_book() -> Path:
-    """Build the book as `make book` does and return _build/html."""
-    result = subprocess.run([sys.executable, str(BUILD_SCRIPT)], cwd=REPO_ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
-    if result.returncode != 0:
-        output = result.stdout[-OUTPUT_TAIL_CHARS:]
-        pytest.fail(f"the book does not build (scripts/build_book.py):\n{output}",
-                    pytrace=False)
+    """Build the book as `make book` does and return _build/html.
+
+    Under ``make test`` each worker asks for it; the first builds, the others wait for that build
+    and use it (the run's id, which pytest-xdist gives every worker, marks a build of this run).
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    with book_lock():
+        if run and BUILT_STAMP.is_file() and BUILT_STAMP.read_text() == run:
+            return REPO_ROOT / "_build" / "html"
+        BUILT_STAMP.unlink(missing_ok=True)
+        result = subprocess.run([sys.executable, str(BUILD_SCRIPT)], cwd=REPO_ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+        if result.returncode != 0:
+            output = result.stdout[-OUTPUT_TAIL_CHARS:]
+            pytest.fail(f"the book does not build (scripts/build_book.py):\n{output}",
+                        pytrace=False)
+        if run:
+            BUILT_STAMP.write_text(run)
     return REPO_ROOT / "_build" / "html"
 
 
@@ -88,6 +111,10 @@ class TinyBook:
 
     def build(self, pages: dict[str, str]) -> subprocess.CompletedProcess:
         """Write an index page, then `pages` (relative path -> source) in order; build."""
+        with book_lock():      # it stages the assets the real build stages too
+            return self._build(pages)
+
+    def _build(self, pages: dict[str, str]) -> subprocess.CompletedProcess:
         (self.root / "_config.yml").write_text(yaml.safe_dump(self.config()))
         chapters = [{"file": Path(name).with_suffix("").as_posix()} for name in pages]
         toc = {"format": "jb-book", "root": "index", "chapters": chapters}
