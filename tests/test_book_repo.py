@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-SETUP_FILES = ("scripts/setup.sh", "requirements.txt", "requirements-test.txt", "pyproject.toml")
+SETUP_FILES = ("scripts/setup.sh", "requirements.txt", "requirements-test.txt", "pyproject.toml",
+               "requirements-hub.txt", "hub/package.json", "hub/package-lock.json")
 
 
 def shell_commands_in_readme(repo_root: Path) -> list[str]:
@@ -36,8 +37,14 @@ def test_makefile_targets_run_setup_then_build_or_tests(repo_root):
     make = subprocess.run(["make", "--no-print-directory", "-n", "book", "test"],
                           cwd=repo_root, env=env, text=True, capture_output=True,
                           check=True).stdout.splitlines()
+    # make test: the set-up, then every test in two steps (side by side, then those that run alone),
+    # both always run, the status a failed step's.
     assert make == ["scripts/setup.sh book", ".venv/bin/python scripts/build_book.py",
-                    "scripts/setup.sh test", '.venv/bin/python -m pytest -m "slow or not slow"']
+                    "scripts/setup.sh test", "status=0; \\",
+                    '.venv/bin/python -m pytest -m "(slow or not slow) and not alone" -n 2 --dist loadfile '
+                    '--durations=10 || status=$?; \\',
+                    '.venv/bin/python -m pytest -m "(slow or not slow) and alone" --durations=10 || status=$?; \\',
+                    "exit $status"]
 
 
 def test_ci_script_runs_exactly_make_test(repo_root):
@@ -77,11 +84,19 @@ def fake_clone(tmp_path: Path, repo_root: Path) -> tuple[Path, Path]:
     python.parent.mkdir(parents=True)
     python.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n')
     python.chmod(0o755)
+    # npm too only logs (no network in a test), and leaves the proxy where setup.sh looks for it.
+    npm = tmp_path / "fake-bin" / "npm"
+    npm.parent.mkdir()
+    proxy = tmp_path / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+    npm.write_text(f'#!/bin/sh\necho "npm $*" >> "{log}"\nmkdir -p "{proxy.parent}"\n'
+                   f'printf "#!/bin/sh\\n" > "{proxy}"\nchmod +x "{proxy}"\n')
+    npm.chmod(0o755)
     return tmp_path, log
 
 
 def run_setup(clone: Path, mode: str) -> str:
-    env = dict(os.environ, PYTHON=sys.executable)
+    env = dict(os.environ, PYTHON=sys.executable,
+               PATH=os.pathsep.join([str(clone / "fake-bin"), os.environ.get("PATH", "")]))
     result = subprocess.run(["bash", "scripts/setup.sh", mode], cwd=clone, env=env, text=True,
                             capture_output=True, check=True)
     return result.stdout
@@ -91,6 +106,9 @@ def run_setup(clone: Path, mode: str) -> str:
 STAGE_TEST_ASSETS = "scripts/js_assets.py --tests"
 
 
+HUB_INSTALL = ["-m pip install --quiet -r requirements-hub.txt", "npm ci --prefix hub --no-audit --no-fund --loglevel=error"]
+
+
 def pip_calls(log: Path) -> list[str]:
     return [call for call in log.read_text().splitlines() if call != STAGE_TEST_ASSETS]
 
@@ -98,16 +116,16 @@ def pip_calls(log: Path) -> list[str]:
 def test_setup_installs_once_and_again_only_when_requirements_change(tmp_path, repo_root):
     clone, log = fake_clone(tmp_path, repo_root)
     run_setup(clone, "test")
-    assert pip_calls(log) == [
+    assert pip_calls(log) == HUB_INSTALL + [
         "-m pip install --quiet -r requirements.txt",
         "-m pip install --quiet -e .",
         "-m pip install --quiet -r requirements-test.txt"]
     assert "up to date" in run_setup(clone, "test")
-    assert len(pip_calls(log)) == 3  # nothing installed the second time
+    assert len(pip_calls(log)) == 5  # nothing installed the second time
     with (clone / "requirements.txt").open("a") as requirements:
         requirements.write("# a changed pin\n")
     run_setup(clone, "test")
-    assert len(pip_calls(log)) == 6
+    assert len(pip_calls(log)) == 8   # the three again; the hub's pins did not change
     assert log.read_text().splitlines().count(STAGE_TEST_ASSETS) == 3
 
 
