@@ -193,7 +193,9 @@ def verdict(path, key, assignment, now=None):
         record = read_record(path, assignment)
     except FileNotFoundError:
         return Verdict(False, "no pass recorded")
-    except (OSError, ValueError, RecursionError) as error:
+    except OSError as error:     # its reason, not its path: the line stays one short line
+        return Verdict(False, f"the record is not one this grader wrote ({error.strerror or type(error).__name__})")
+    except (ValueError, RecursionError) as error:
         return Verdict(False, f"the record is not one this grader wrote ({error})")
     if record.key.digest != key.digest:
         return Verdict(False, f"changed since it last passed: {', '.join(key.changed_since(record.key))}")

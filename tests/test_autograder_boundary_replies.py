@@ -126,8 +126,12 @@ def test_a_worker_that_reports_unchanged_inputs_earns_nothing_it_did_not_compute
                     {"t": [header["args"], header["kwargs"]]}}, arrays
 
     results = run_checks({"conv_forward_naive": 10}, lambda part: EchoingLiar(), b"key")
-    unmodified = next(c for c in results["conv_forward_naive"].checks if c.name == "test_inputs_unmodified")
-    assert not unmodified.passed and results["conv_forward_naive"].points == 0
+    # Its report of unchanged inputs may pass the advice (weight 0: it judges inputs, not results);
+    # every check with points compares what the grader computed, so the liar earns nothing.
+    checks = results["conv_forward_naive"].checks
+    unmodified = next(c for c in checks if c.name == "test_inputs_unmodified")
+    assert unmodified.weight == 0 and results["conv_forward_naive"].points == 0
+    assert not any(check.passed for check in checks if check.weight > 0)
 
 
 def test_student_errors_keep_the_type_the_place_and_a_short_masked_excerpt():
