@@ -51,7 +51,6 @@ import math
 import os
 import platform
 import re
-import stat
 import sys
 import tempfile
 import time
@@ -60,6 +59,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .isolation.installed_packages import COURSE_PACKAGE
+from .state_files import read_bounded
 
 RECORD_FORMAT = "autograder-preflight-record/1"
 RECORD_FOLDER = ".preflight"        # a dot folder: never a student's report, never an assignment
@@ -207,7 +207,7 @@ def verdict(path, key, assignment, now=None):
 
 def read_record(path, assignment):
     """The :class:`Record` at ``path``; ValueError (or OSError) for anything a pass did not write."""
-    data = json.loads(_read_bounded(path))
+    data = json.loads(read_bounded(path, MAX_RECORD_BYTES))
     if not isinstance(data, dict) or set(data) != _FIELDS or data["format"] != RECORD_FORMAT:
         raise ValueError("not a pre-flight record of this format")
     if data["assignment"] != assignment:
@@ -222,18 +222,6 @@ def read_record(path, assignment):
     if not all(_is_number(data[name]) for name in ("passed_at", "seconds")):
         raise ValueError("its times are not numbers")
     return Record(key, float(data["passed_at"]), float(data["seconds"]))
-
-
-def _read_bounded(path):
-    """At most MAX_RECORD_BYTES of a regular file, never through a link, never waiting on a FIFO."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError("not a regular file")
-        data = handle.read(MAX_RECORD_BYTES + 1)
-    if len(data) > MAX_RECORD_BYTES:
-        raise ValueError(f"over {MAX_RECORD_BYTES // 1024} KiB")
-    return data
 
 
 def _is_number(value):

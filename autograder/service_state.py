@@ -22,13 +22,13 @@ submission it has not handled: times only decide what is new and when the next a
 import json
 import math
 import os
-import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .nbgrader_io.feedback_details import DETAIL_LEVELS
 from .nbgrader_io.gradebook import STUDENT_ID
+from .state_files import read_bounded
 
 STATE_FORMAT = "autograder-service-state/1"
 STATE_FOLDER = ".service"        # a dot folder: never a student's report, never an assignment
@@ -52,7 +52,7 @@ def state_path(root, assignment):
 def load_state(path, assignment):
     """``({student: StudentState}, problem)``: ``problem`` is "" for a sound file, else why it was not used."""
     try:
-        return _parse(_read_bounded(path), assignment), ""
+        return _parse(read_bounded(path, MAX_STATE_BYTES), assignment), ""
     except FileNotFoundError:
         return {}, ""
     except (OSError, ValueError, RecursionError) as error:
@@ -86,18 +86,6 @@ def _student(name, entry):
 
 def _is_time(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
-
-
-def _read_bounded(path):
-    """At most MAX_STATE_BYTES of a regular file, never through a link, never waiting on a FIFO."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError("not a regular file")
-        data = handle.read(MAX_STATE_BYTES + 1)
-    if len(data) > MAX_STATE_BYTES:
-        raise ValueError(f"over {MAX_STATE_BYTES // (1024 * 1024)} MiB")
-    return data
 
 
 def save_state(path, assignment, students):

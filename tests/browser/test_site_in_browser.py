@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pytest
 import yaml
 
 import book_pages
+from reader import Problems
 
 pytestmark = pytest.mark.slow
 
@@ -82,20 +82,6 @@ HEADER_LINKS_JS = """() => ({
   launch: [...document.querySelectorAll('.dropdown-launch-buttons a[href]')].map(a => a.href),
   download: [...document.querySelectorAll('.dropdown-download-buttons a[href]')].map(a => a.href),
 })"""
-
-
-@dataclass
-class Problems:
-    """Everything that went wrong while one page loaded."""
-
-    console: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-    outside: list[str] = field(default_factory=list)
-
-    def report(self) -> list[str]:
-        return ([f"console: {m}" for m in self.console]
-                + [f"request failed: {m}" for m in self.requests]
-                + [f"request outside the site (blocked): {m}" for m in self.outside])
 
 
 @contextmanager
