@@ -212,7 +212,11 @@ def fresh_tmp(exposed, limits):
             continue
         if kind == "file":
             open(path, "a").close()
-        sandbox.bind_readonly(f"/proc/self/fd/{held}", path)
+        # Recursively: the template's own mounts beneath it come along (the installed packages' view
+        # over a virtual environment under /tmp, say); each of them is read-only already.
+        sandbox.mount(f"/proc/self/fd/{held}", path, None, sandbox.MS_BIND | sandbox.MS_REC)
+        sandbox.mount(None, path, None, sandbox.MS_REMOUNT | sandbox.MS_BIND | sandbox.MS_RDONLY
+                      | sandbox.MS_NOSUID | sandbox.MS_NODEV)
         os.close(held)
 
 
