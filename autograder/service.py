@@ -31,16 +31,18 @@ the client's tasks are released), nothing of it recorded, and graded at the next
 everything that arrived meanwhile.
 """
 import contextlib
+import os
 import signal
+import time
 from pathlib import Path
 
 from .checks.parts import assignment_parts
-from .cluster import DaskRunner
-from .course_locks import gradebook_lock, service_lock
+from .cluster import ClusterError, DaskRunner
+from .course_locks import ServiceRunning, gradebook_lock, service_lock
 from .lasting_runner import LastingLocalRunner
 from .nbgrader_io import gradebook
 from .nbgrader_io.one_student import quiet_nbgrader_logger
-from .nbgrader_io.release import load_release
+from .nbgrader_io.release import ReleaseError, load_release
 from .service_loop import Service
 from .submit_policy import policy_from_config
 from .whole_class import preflight_record_path
@@ -62,24 +64,50 @@ class StopRequest:
 
 
 def serve(root, assignment, requested_isolation, time_limits, workers, cluster=None):
-    """Run the service until SIGTERM or SIGINT; the exit status (0)."""
+    """Run the service until SIGTERM or SIGINT; the exit status (0, or 2 for a hub's service that could not start)."""
     quiet_nbgrader_logger()
     stop = StopRequest()
+    with contextlib.ExitStack() as stack:
+        try:
+            service = _started(stack, root, assignment, requested_isolation, time_limits, workers, cluster)
+        except STARTUP_REFUSALS as error:
+            if not os.environ.get("JUPYTERHUB_SERVICE_NAME"):
+                raise
+            return _wait_to_be_stopped(error, stop)
+        service.serve(stop)
+    return 0
+
+
+# What stops the service before it serves: the course, the release, the policy, another service.
+STARTUP_REFUSALS = (gradebook.CourseError, ReleaseError, ServiceRunning, ClusterError, ValueError)
+
+
+def _started(stack, root, assignment, requested_isolation, time_limits, workers, cluster):
+    """Check the course, take its lock and start the runner (all undone by ``stack``); the started service."""
     coursedir, config = gradebook.course_directory(root)
     policy_from_config(config)                             # a wrong setting stops the service here
     load_release(gradebook.assignment_dir(coursedir, "release", assignment), assignment_parts(assignment))
     inbound = inbound_folder(config, coursedir)
-    with service_lock(root, assignment), contextlib.ExitStack() as stack:
-        runner = stack.enter_context(LastingLocalRunner(root, workers) if cluster is None else DaskRunner(cluster, root))
-        isolation = runner.choose_isolation(requested_isolation)
-        with gradebook_lock(root):
-            gradebook.ensure_assignment(coursedir, assignment)
-        slots = workers if cluster is None else max(1, cluster.local_workers or len(runner.matching_workers()))
-        service = Service(root, assignment, runner, isolation, time_limits, slots, inbound,
-                          preflight_record_path(root, assignment, cluster))
-        service.start_up()
-        service.serve(stop)
-    return 0
+    stack.enter_context(service_lock(root, assignment))
+    runner = stack.enter_context(LastingLocalRunner(root, workers) if cluster is None else DaskRunner(cluster, root))
+    isolation = runner.choose_isolation(requested_isolation)
+    with gradebook_lock(root):
+        gradebook.ensure_assignment(coursedir, assignment)
+    slots = workers if cluster is None else max(1, cluster.local_workers or len(runner.matching_workers()))
+    service = Service(root, assignment, runner, isolation, time_limits, slots, inbound,
+                      preflight_record_path(root, assignment, cluster))
+    service.start_up()
+    return service
+
+
+def _wait_to_be_stopped(error, stop):
+    """A hub starts a managed service again the moment it exits: say why once, then wait for the hub's stop."""
+    print(f"error: {error.args[0] if error.args else error}", flush=True)
+    print("error: this grading service cannot start and waits for the hub to stop it (exiting would only make "
+          "the hub start it again): fix the cause above, then restart the hub", flush=True)
+    while not stop():
+        time.sleep(0.5)
+    return 2
 
 
 def inbound_folder(config, coursedir):

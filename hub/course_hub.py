@@ -2,7 +2,7 @@
 
 Run as root from the course root (root makes the accounts and starts each server as its user):
 
-    python -m hub [--students alice,bob,carol] [--instructor instructor] [--port 8000]
+    python -m hub [--students alice,bob,carol] [--instructor instructor] [--port 8000] [--serve ASSIGNMENT|none]
 
 and in order it
 
@@ -16,7 +16,9 @@ and in order it
    and releases each assignment of the release folder that is not released there yet;
 4. makes the accounts, new Unix users with random passwords, and finds a Python they can run
    (hub/servers_python.py);
-5. starts JupyterHub with hub/jupyterhub_config.py on free loopback ports and waits until the hub
+5. starts JupyterHub with hub/jupyterhub_config.py on free loopback ports, with the grading
+   service (``python -m autograder serve``) for the assignment ``--serve`` names (by default the
+   release's only assignment; ``none``: the instructor grades by hand), and waits until the hub
    and the course's formgrader answer;
 6. prints the URL, the accounts and the instructor's commands, and waits for Ctrl-C (or SIGTERM);
 7. stops: the hub (it stops every server, the formgrader and the proxy), then any process left of
@@ -88,6 +90,7 @@ class Run:
     students: list[accounts.Account]
     instructors: list[accounts.Account]
     servers_python: str = sys.executable
+    graded_on_submit: str = ""    # the assignment the grading service serves, or "" for none
     hub: subprocess.Popen | None = None
 
     @property
@@ -188,7 +191,7 @@ def hub_environment(course: Course, run: Run) -> dict[str, str]:
     return plain_environment(
         COURSE_HUB_COURSE=str(course.root), COURSE_HUB_EXCHANGE=str(run.exchange), COURSE_HUB_STATE=str(run.hub_state), COURSE_HUB_PYTHON=run.servers_python,
         COURSE_HUB_STUDENTS=",".join(a.name for a in run.students),
-        COURSE_HUB_INSTRUCTORS=",".join(a.name for a in run.instructors),
+        COURSE_HUB_INSTRUCTORS=",".join(a.name for a in run.instructors), COURSE_HUB_SERVE=run.graded_on_submit,
         COURSE_HUB_PORTS=",".join(str(run.ports[name]) for name in ("public", "hub", "proxy_api", "formgrader")))
 
 
@@ -230,6 +233,9 @@ def summary(course: Course, run: Run, released: list[str], started: float) -> st
     lines += [f"  instructor  {a.name:<12} password {a.password}" for a in run.instructors]
     lines.append(f"formgrader (instructors): {run.url}services/{course.course_id}/formgrader")
     lines.append(f"exchange: {run.exchange}  (released now: {', '.join(released) or 'nothing new'})")
+    if run.graded_on_submit:
+        lines.append(f"grading on submit: {run.graded_on_submit} (the hub's service 'grading'; one line per "
+                     "submission in the hub's log)")
     in_reach = student_data_in_reach(course)
     if in_reach:
         lines.append(f"WARN: every user here, students too, can read {', '.join(in_reach)} in {course.root}: "
@@ -279,7 +285,21 @@ def parse_args(argv):
     parser.add_argument("--instructor", default="instructor", help="the instructor's account to make")
     parser.add_argument("--port", type=int, default=0, help="the hub's port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--course", type=Path, default=Path.cwd(), help="the course root (default: here)")
+    parser.add_argument("--serve", default=None, metavar="ASSIGNMENT",
+                        help="the assignment graded on submit (default: the release's only one; none: grade by hand)")
     return parser.parse_args(argv)
+
+
+def graded_on_submit(course: Course, requested: str | None) -> str:
+    """The assignment the grading service serves ("" for none); ValueError says what to choose."""
+    if requested == "none":
+        return ""
+    if requested is None:
+        return course.assignments()[0] if len(course.assignments()) == 1 else ""
+    if requested not in course.assignments():
+        raise ValueError(f"--serve {requested}: no such assignment in {course.release} "
+                         f"(there: {', '.join(course.assignments())}; or --serve none)")
+    return requested
 
 
 def stop_on_sigterm(signum, frame):
@@ -319,6 +339,7 @@ def main(argv=None) -> int:
     found = found or course_problems(course)
     try:
         names = account_names(args)
+        serving = graded_on_submit(course, args.serve) if course else ""
     except ValueError as error:
         found.append(str(error))
     if found:
@@ -328,7 +349,7 @@ def main(argv=None) -> int:
     state.chmod(STATE_MODE)
     ports = free_ports(("public", "hub", "proxy_api", "formgrader"))
     ports["public"] = args.port or ports["public"]
-    run = Run(state, Path(course.exchange or state / "exchange"), ports, [], [])
+    run = Run(state, Path(course.exchange or state / "exchange"), ports, [], [], graded_on_submit=serving)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         return serve(course, run, names, started)

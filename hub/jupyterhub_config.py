@@ -52,6 +52,9 @@ STUDENTS = [name for name in os.environ.get("COURSE_HUB_STUDENTS", "").split(","
 INSTRUCTORS = [name for name in os.environ.get("COURSE_HUB_INSTRUCTORS", "").split(",") if name]
 # The python the students' servers run: this one, or a bridge to it that they may run (hub/servers_python.py).
 SERVERS_PYTHON = os.environ.get("COURSE_HUB_PYTHON", sys.executable)
+# The assignment graded on submit (`python -m hub --serve`), or none: then the instructor grades by hand.
+GRADE_ON_SUBMIT = os.environ.get("COURSE_HUB_SERVE", "")
+GRADING_SERVICE = "grading"
 PORTS = dict(zip(("public", "hub", "proxy_api", "formgrader"),
                  map(int, os.environ.get("COURSE_HUB_PORTS", "8000,8081,8001,8082").split(","))))
 
@@ -132,14 +135,23 @@ c.JupyterHub.services = [
                         "PATH": os.pathsep.join([str(ENV_BIN), "/usr/local/bin", "/usr/bin", "/bin"])},
         "oauth_no_confirm": True,
     },
-    # --- The grading service goes here (issue 20): `python -m autograder serve ASSIGNMENT`, -------
-    # a second managed service: "name", "command" ([sys.executable, "-m", "autograder", "serve", ...]),
-    # "cwd": str(COURSE_ROOT), and "environment": servers_environment("course"), which gives it the
-    # hub's exchange (hub/jupyter/common/nbgrader_config.py) and this environment's PATH; no "url",
-    # it serves no pages.  It runs as root like formgrader.  The hub starts it again whenever it exits,
-    # and stops it as it stops every server: SIGINT first (so the service must treat it as SIGTERM),
-    # SIGTERM 30 s later, SIGKILL 30 s after that (LocalProcessSpawner's interrupt and term timeouts).
 ]
+# --- Grading on submit: `python -m autograder serve ASSIGNMENT`, a second managed service ----------
+# It serves no pages (no "url"); it watches the exchange's inbound folder, grades each submission
+# and releases its feedback, logging one line per submission into the hub's log.  It runs as root
+# like formgrader, in the course root, with the course's environment (the exchange of
+# hub/jupyter/common/nbgrader_config.py).  The hub starts it again whenever it exits, and stops it
+# as it stops every server: SIGINT (which the service treats as SIGTERM), SIGTERM 30 s later,
+# SIGKILL 30 s after that.  A service that cannot start (another one holds the course's lock, a
+# wrong setting) says why once and waits to be stopped rather than being started again in a loop.
+if GRADE_ON_SUBMIT:
+    c.JupyterHub.services.append({
+        "name": GRADING_SERVICE,
+        "command": [sys.executable, "-m", "autograder", "serve", GRADE_ON_SUBMIT],
+        "cwd": str(COURSE_ROOT),
+        "environment": {**servers_environment("course"), "PYTHONUNBUFFERED": "1",   # its lines reach the log as they come
+                        "PATH": os.pathsep.join([str(ENV_BIN), "/usr/local/bin", "/usr/bin", "/bin"])},
+    })
 c.JupyterHub.load_roles = [
     {
         "name": f"formgrade-{COURSE_ID}",

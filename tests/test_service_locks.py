@@ -76,3 +76,46 @@ def test_grade_by_hand_records_an_outcome_only_while_nobody_else_holds_the_grade
     recording.join(timeout=30)
     assert [name for name, _ in steps] == ["place_outcome", "_record", "write_summary"]
     assert all(when >= released for _, when in steps)
+
+
+@pytest.fixture
+def course_with_a_running_service(tmp_path):
+    """A throw-away course with an exchange whose service lock another process holds."""
+    import corpus
+    from pathlib import Path
+    course = corpus.make_course(tmp_path / "course", Path(__file__).resolve().parents[1])
+    (tmp_path / "exchange" / "cnn-properties" / "inbound").mkdir(parents=True)
+    with open(course / "nbgrader_config.py", "a", encoding="utf-8") as config:
+        config.write(f'\nc.Exchange.root = "{tmp_path / "exchange"}"\n')
+    first = holder(course, "service_lock", ", 'numpy_cnn'")
+    yield course, corpus.grader_environment(course, "locks-secret")
+    first.kill()
+    first.wait()
+
+
+def start_service(course, env):
+    return subprocess.Popen([sys.executable, "-m", "autograder", "serve", "numpy_cnn", "--workers", "1"], cwd=course,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_a_second_service_started_by_hand_exits_at_once_with_status_2(course_with_a_running_service):
+    course, env = course_with_a_running_service
+    service = start_service(course, env)
+    output, _ = service.communicate(timeout=120)
+    assert service.returncode == 2 and "error: a grading service already runs for this course" in output, output
+
+
+def test_a_hubs_service_that_cannot_start_says_why_once_and_waits_for_the_hubs_stop_instead_of_a_restart_loop(
+        course_with_a_running_service):
+    """JupyterHub starts a managed service again the moment it exits: exiting at once would loop forever."""
+    import signal
+    course, env = course_with_a_running_service
+    service = start_service(course, {**env, "JUPYTERHUB_SERVICE_NAME": "grading"})
+    lines = [service.stdout.readline() for _ in range(2)]
+    assert lines[0].startswith("error: a grading service already runs for this course"), lines
+    assert "waits for the hub to stop it" in lines[1], lines
+    time.sleep(2)
+    assert service.poll() is None, "the service exited: the hub would start it again at once"
+    service.send_signal(signal.SIGINT)                 # how JupyterHub stops a managed service
+    assert service.wait(timeout=30) == 2
+    assert service.stdout.read() == "", "it said why once, not once per second"
