@@ -4,7 +4,7 @@
 ``submitted/*/ASSIGNMENT/``: the student's answer cells run in an isolated
 worker process, hidden checks compare what they return with a trusted oracle,
 and the scores land in nbgrader's gradebook.  See the instructor guide
-(book/instructors/grading_guide.md) for the whole workflow.
+(book/instructors/grading_guide.md and its pages, one per task) for the whole workflow.
 
 The folders follow the trust boundary, from the inside out; each may import
 only the ones before it (``tests/test_autograder_layout.py`` enforces it):

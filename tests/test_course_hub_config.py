@@ -118,7 +118,7 @@ def test_the_run_marker_finds_only_the_processes_started_with_it(tmp_path):
 
 
 def guide_hub_section():
-    text = (REPO / "book" / "instructors" / "grading_guide.md").read_text(encoding="utf-8")
+    text = (REPO / "book" / "instructors" / "release_and_collect.md").read_text(encoding="utf-8")
     start = text.index("### The course on a JupyterHub")
     return text[start:text.index("\n### ", start + 1)]
 

@@ -1,6 +1,6 @@
 """The guide's threat model: every cell filled, and every test it names exists.
 
-The table in ``book/instructors/grading_guide.md`` ("Where untrusted bytes enter") is the
+The table in ``book/instructors/protections.md`` ("Where untrusted bytes enter") is the
 one list of surfaces where student bytes reach the trusted side, against the classes of
 attack.  A cell says what the grader does and names the test that holds it (``key::test``,
 the keys listed under the table), or says why the class cannot apply (``n/a: ...``).
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-GUIDE = REPO / "book" / "instructors" / "grading_guide.md"
+PAGE = REPO / "book" / "instructors" / "protections.md"
 HEADING = "## Where untrusted bytes enter: the threat model"
 CLASSES = ["size and count", "depth and amplification", "names and encodings", "identity and collisions",
            "rendering and script", "state left behind", "time"]
@@ -19,10 +19,11 @@ REFERENCE = re.compile(r"`(\w+)::(test_\w+)`")
 
 
 def section():
-    text = GUIDE.read_text(encoding="utf-8")
+    """The threat model's section of its page: from its heading to the next of its level, or the end."""
+    text = PAGE.read_text(encoding="utf-8")
     start = text.index(HEADING)
-    end = text.index("\n## ", start + len(HEADING))
-    return text[start:end]
+    end = text.find("\n## ", start + len(HEADING))
+    return text[start:end if end >= 0 else len(text)]
 
 
 def table():

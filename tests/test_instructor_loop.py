@@ -5,7 +5,7 @@ fetch it and submit through the exchange (each with a home folder of their own),
 date; dave's work arrives as a Canvas bulk download (student id 104: no exchange, so no secret).  The
 instructor collects both, grades with the trusted grader, collects and grades bob again after his late
 correction, generates and releases the feedback; every hub student fetches it.  Every instructor
-command is the guide's own block, read from ``book/instructors/grading_guide.md``.  Each student's fetched pages are checked, then what plain ``nbgrader autograde``
+command is the guide's own block, read from its pages (``book/instructors/*.md``).  Each student's fetched pages are checked, then what plain ``nbgrader autograde``
 and a manual score in the gradebook do to the trusted results.  The time of each step is printed
 (run with ``-s`` to see it).
 """
