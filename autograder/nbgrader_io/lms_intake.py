@@ -50,6 +50,13 @@ choose their display names):
 * A time a zip cannot hold (a DOS date of month 0) is taken as 1980-01-01, never a crash.
 * Only the newest file for each release notebook is read (each at most once), and nothing is
   kept in memory past its student's folder.
+
+With ``--roster FILE`` (:mod:`.roster`), each student's folder is named by their nbgrader id:
+the roster maps the id the LMS's file names carry (Canvas's user id, Moodle's participant id,
+Blackboard's username, matched exactly) to it, so an LMS class and a hub class share one
+gradebook.  An upload whose id the roster lacks is never given an id of its own: it is reported
+as "not in the roster", nothing of it is written, and the exit status says to look.  Without a
+roster the LMS's id is the folder's name, as before (an LMS-only course needs no roster).
 """
 import dataclasses
 import datetime
@@ -68,6 +75,7 @@ from nbgrader.utils import parse_utc
 
 from .gradebook import TIMESTAMP_FORMAT
 from .lms_names import ATTEMPT_FORMAT, LAYOUTS, name_reader, shown
+from .roster import DOWNLOAD_ID_COLUMN
 from .upload_zips import MAX_UPLOAD_BYTES, IntakeError, Upload, opened_download, reason_for  # noqa: F401
 
 # A browser's " (1)" and Canvas's "-1" on a file uploaded again.
@@ -84,28 +92,57 @@ class StudentIntake:
     missing: list = field(default_factory=list)
     left_out: list = field(default_factory=list)   # "path (why)"
     written: str = ""                # what happened to submitted/<student>/<assignment>/
+    lms_id: str = ""                 # the LMS's id of the student, where a roster mapped it to another
 
     @property
     def complete(self):
         return not self.missing
 
 
-def intake(course_submitted, assignment, download, lms, zone_name, release_names, update=False):
-    """Collect ``download`` into ``course_submitted/<student>/<assignment>/``; one :class:`StudentIntake` each."""
+def intake(course_submitted, assignment, download, lms, zone_name, release_names, update=False, roster=None):
+    """Collect ``download`` into ``course_submitted/<student>/<assignment>/``; one :class:`StudentIntake` each.
+
+    ``roster``: a :class:`.roster.Roster` naming each folder by the nbgrader id of the LMS's id, or
+    None for the LMS's id itself."""
     zone = _zone(zone_name)
     _layout(lms)
     with opened_download(download) as files:
         reader = name_reader(lms, [stored.path for stored in files])
         students = _by_student(files, reader, lms)
         return [_collect(student, pairs, reader, zone, release_names,
-                         Path(course_submitted) / student / assignment, update)
+                         _target(roster, lms, student, Path(course_submitted), assignment), update)
                 for student, pairs in sorted(students.items())]
 
 
-def _collect(student, pairs, reader, zone, release_names, folder, update):
+@dataclass(frozen=True)
+class Target:
+    """Where one LMS id's upload goes: the nbgrader id and folder, or why it goes nowhere."""
+    owner: str              # the folder's student id; "" when the roster does not map the LMS's id
+    folder: Path = None
+    unmapped: str = ""      # the left-out reason when unmapped
+
+
+def _target(roster, lms, lms_id, submitted, assignment):
+    """The LMS's id itself without a roster; else the roster's nbgrader id for it, or an unmapped target."""
+    if roster is None or not lms_id:
+        return Target(lms_id, submitted / lms_id / assignment if lms_id else None)
+    entry = roster.for_download_id(lms, lms_id)
+    if entry is None:
+        return Target("", unmapped=f"the roster {roster.source} has no {DOWNLOAD_ID_COLUMN[lms]} {shown(lms_id)}: "
+                                   "add the student's row to it and run intake again")
+    return Target(entry.nbgrader_id, submitted / entry.nbgrader_id / assignment)
+
+
+def _collect(student, pairs, reader, zone, release_names, target, update):
     """One student's intake, in one guarded step: whatever their upload does shows on their line only."""
     result, chosen = _latest_attempt(student, pairs, zone)
     if not student:
+        return result
+    if target.owner != student:
+        result.student, result.lms_id = target.owner or "(not in the roster)", student
+    if target.unmapped:
+        result.left_out.append(f"every file ({target.unmapped})")
+        result.written = "nothing written"
         return result
     try:
         upload = Upload(chosen, partial(reader.other_student, owner=student))
@@ -117,7 +154,7 @@ def _collect(student, pairs, reader, zone, release_names, folder, update):
     if not result.found:
         result.written = "nothing written: no notebook of the release in the upload"
         return result
-    result.written = _write(folder, result, update)
+    result.written = _write(target.folder, result, update)
     result.found = {name: dataclasses.replace(stored, data=b"") for name, stored in result.found.items()}
     return result
 
@@ -262,7 +299,8 @@ def report_line(result):
     when = (f", submitted {result.submitted_at:%Y-%m-%d %H:%M:%S %Z} (from {result.time_source})"
             if result.submitted_at else "")
     found = ", ".join(f"{name}.ipynb <- {shown(stored.path)}" for name, stored in sorted(result.found.items()))
-    line = f"{result.student}{when}: {found or 'no notebook'}"
+    who = f"{result.student} ({result.lms_id} in the LMS)" if result.lms_id else result.student
+    line = f"{who}{when}: {found or 'no notebook'}"
     if result.missing:
         line += f"; MISSING {', '.join(f'{name}.ipynb' for name in result.missing)} (its parts score 0, and its feedback says why)"
     if result.left_out:
