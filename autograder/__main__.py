@@ -6,7 +6,8 @@
     python -m autograder worker SCHEDULER_ADDRESS [--nworkers N] [--tls FOLDER]
     python -m autograder generate ASSIGNMENT
     python -m autograder grades ASSIGNMENT
-    python -m autograder intake ASSIGNMENT DOWNLOAD --lms canvas|blackboard|moodle --timezone ZONE [--update]
+    python -m autograder intake ASSIGNMENT DOWNLOAD --lms canvas|blackboard|moodle --timezone ZONE [--update] [--roster FILE]
+    python -m autograder export ASSIGNMENT --lms canvas|moodle|blackboard --roster FILE [--out FILE] [--allow-ungraded]
     python -m autograder isolation
     python -m autograder check
 
@@ -32,7 +33,9 @@ it changed (:mod:`autograder.preflight_record`); ``--preflight always`` runs it 
 ``generate`` regenerates the release from ``solutions/`` with nbgrader, keeping the
 old release when that fails (:mod:`autograder.nbgrader_io.regenerate`).
 ``intake`` collects an LMS's bulk download into ``submitted/``
-(:mod:`autograder.nbgrader_io.lms_intake`), one line per student.
+(:mod:`autograder.nbgrader_io.lms_intake`), one line per student, under nbgrader ids with ``--roster``
+(:mod:`autograder.nbgrader_io.roster`).  ``export`` writes the gradebook's totals in an LMS's own
+grade import format (:mod:`autograder.nbgrader_io.lms_export`).
 ``check`` says, one line per check, whether this machine is ready to grade.
 ``isolation`` starts one sandbox and reports what it can and cannot reach.
 ``serve`` grades each submission as it lands in nbgrader's exchange and releases its feedback, under
@@ -54,6 +57,8 @@ from .isolation.student import TimeLimits
 from .nbgrader_io.gradebook import CourseError, assignment_dir, course_directory
 from .nbgrader_io.regenerate import regenerate_release
 from .nbgrader_io.lms_intake import LAYOUTS, IntakeError, intake, report_line
+from .nbgrader_io.lms_export import LMS_NAMES, MOODLE_KEYS, ExportError, ExportRequest, export_grades
+from .nbgrader_io.roster import RosterError, read_roster
 from .nbgrader_io.release import ReleaseError
 from .runners import choose_isolation
 from .whole_class import PREFLIGHT_POLICIES, PreflightFailed, grade_class, write_class_grades
@@ -86,6 +91,7 @@ def main(argv=None):
     grades = commands.add_parser("grades", help="write grades.csv again from the gradebook (after manual grading)")
     grades.add_argument("assignment")
     _add_intake_command(commands)
+    _add_export_command(commands)
     commands.add_parser("isolation", help="start one sandbox and report what it can reach")
     commands.add_parser("check", help="is this machine ready to grade? one line per check")
     worker = commands.add_parser("worker", help="serve grading workers to a Dask scheduler (run from a course root)")
@@ -99,6 +105,10 @@ def main(argv=None):
     except (CourseError, ReleaseError, KeyError, ValueError, ClusterError, WorkerRefused, PreflightFailed,
             IntakeError, ServiceRunning) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
+    except (RosterError, ExportError) as error:
+        for line in error.problems:
+            print(f"error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: the submissions reported above are graded and recorded, the others are not; "
@@ -133,6 +143,8 @@ def _run(args):
         return check_command()
     if args.command == "intake":
         return intake_command(args)
+    if args.command == "export":
+        return export_command(args)
     if args.command == "worker":
         from .grading_worker import worker_command
         tls = _tls_files(args)
@@ -207,6 +219,35 @@ def _add_intake_command(commands):
     intake.add_argument("--timezone", required=True, help="the LMS's time zone, e.g. Europe/Berlin")
     intake.add_argument("--update", action="store_true",
                         help="replace a student already collected when this download is newer")
+    intake.add_argument("--roster", help="a roster CSV mapping the LMS's ids to nbgrader ids "
+                        "(book/instructors/lms_round_trip.md); without it, folders take the LMS's ids")
+
+
+def _add_export_command(commands):
+    export = commands.add_parser("export", help="write the gradebook's totals in an LMS's grade import format")
+    export.add_argument("assignment")
+    export.add_argument("--lms", required=True, choices=LMS_NAMES, help="whose import format to write")
+    export.add_argument("--roster", required=True, help="the roster CSV: each nbgrader id's ids in the LMS")
+    export.add_argument("--out", help="the file to write (default: grades-ASSIGNMENT-LMS.csv here)")
+    export.add_argument("--column-name", default="", help="the LMS's name of the assignment (default: ASSIGNMENT)")
+    export.add_argument("--column-id", default="", help="Canvas's assignment id or Blackboard's column id "
+                        "(without it, the import makes a new column)")
+    export.add_argument("--moodle-key", choices=sorted(MOODLE_KEYS), default="idnumber",
+                        help="the identifier Moodle's import maps users by (default: idnumber)")
+    export.add_argument("--allow-ungraded", action="store_true",
+                        help="export the autograded score of a submission still waiting for manual grading")
+
+
+def export_command(args):
+    """Write the LMS's import file, or refuse with one line per problem (nothing written)."""
+    coursedir, _config = course_directory(Path.cwd())
+    request = ExportRequest(args.assignment, args.lms, args.column_name, args.column_id, args.moodle_key,
+                            args.allow_ungraded)
+    done = export_grades(coursedir, read_roster(args.roster), request,
+                         args.out or f"grades-{args.assignment}-{args.lms}.csv")
+    print(f"wrote {done.path}: {done.scored} score(s) out of {done.max_score:g}, {done.empty} student(s) with "
+          f"no submission left empty" + (f", {done.ungraded} still waiting for manual grading" if done.ungraded else ""))
+    return 0
 
 
 def intake_command(args):
@@ -215,8 +256,9 @@ def intake_command(args):
     release = sorted(p.stem for p in assignment_dir(coursedir, "release", args.assignment).glob("*.ipynb"))
     if not release:
         raise IntakeError(f"no release notebooks of {args.assignment}: generate the assignment first")
+    roster = read_roster(args.roster) if args.roster else None
     results = intake(assignment_dir(coursedir, "submitted", "."), args.assignment, args.download, args.lms,
-                     args.timezone, release, args.update)
+                     args.timezone, release, args.update, roster)
     for result in results:
         print(report_line(result))
     incomplete = [r.student for r in results if not r.complete or r.left_out]
