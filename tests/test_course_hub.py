@@ -1,13 +1,15 @@
-"""The course hub used the way its students and its instructor use it, without a grading service.
+"""The course hub used the way its students and its instructor use it, graded on submit.
 
 ``python -m hub`` starts the hub (hub/jupyterhub_config.py) on loopback for a throw-away course whose
-``nbgrader_config.py`` names its exchange with the guide's own block, with two students and an
-instructor, real Unix accounts it makes.  In one headless Chromium each student logs in, opens the
+``nbgrader_config.py`` names its exchange with the guide's own block, with three students and an
+instructor, real Unix accounts it makes, and the grading service (``python -m autograder serve
+numpy_cnn``) as a hub service.  In one headless Chromium each of two students logs in, opens the
 Assignments tab (Nbgrader menu), fetches ``numpy_cnn``, opens ``convolution.ipynb`` from the tab,
 types an answer into the ``conv_forward_naive`` cell and saves it (ann the solution, ben the
-``missing_bias`` bug), and presses Submit.  The instructor then runs the guide's own steps (collect,
-grade with the trusted grader, generate and release the feedback), and each student presses Fetch
-Feedback, follows "(view feedback)" and opens ``convolution.html`` in JupyterLab.  The instructor's
+``missing_bias`` bug), and presses Submit; in the same minute a third student, cal, submits a
+hostile notebook from a terminal (``nbgrader submit`` as cal).  Nobody grades by hand: each of the
+two presses the tab's refresh until it offers feedback, presses Fetch Feedback, follows "(view
+feedback)" and opens ``convolution.html`` in JupyterLab, graded by the service.  The instructor's
 Courses tab leads to the course's formgrader, a hub service.  Last, SIGINT (Ctrl-C) stops the hub
 and everything it made must be gone.  Needs root (useradd) and /usr/bin/chromium; the time of each
 step is printed (run with ``-s``) and screenshots go to ``test-results/screenshots/hub-*.png``.
@@ -31,13 +33,15 @@ import corpus
 from hub import accounts
 from hub.course_hub import PROXY, processes_of_run
 from test_instructor_guide import guide_blocks
-from test_instructor_loop import GUIDE_EXCHANGE, page_feedback
+from test_instructor_loop import GUIDE_EXCHANGE, fill_answers, page_feedback
+from test_service_exchange import SITE_PACKAGES, STUDENT_PYTHON
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "numpy_cnn"
 COURSE_ID = "cnn-properties"
 PART = "conv_forward_naive"                       # the answer cell each student types, in convolution.ipynb
 STUDENTS = ("cnnhub-ann", "cnnhub-ben")           # names no other test uses; ben hands in the missing bias
+HOSTILE = "cnnhub-cal"                            # submits from a terminal what the corpus's attacks do
 INSTRUCTOR = "cnnhub-prof"
 START_SECONDS = 420                               # the launcher: nbgrader, the release, a bridge, the hub
 PAGE_MS = 240_000                                 # a spawn or a grading run on a loaded two-core machine
@@ -46,7 +50,8 @@ SECONDS = {}
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0 or shutil.which("useradd") is None,
-                                 reason="real Unix accounts need root and useradd")]
+                                 reason="real Unix accounts need root and useradd"),
+              pytest.mark.skipif(not STUDENT_PYTHON.is_file(), reason=f"no {STUDENT_PYTHON} for cal's terminal")]
 
 
 def timed(step, started):
@@ -59,7 +64,7 @@ class Launcher:
     def __init__(self, course):
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub", "--course", str(course), "--students", ",".join(STUDENTS),
+            [sys.executable, "-m", "hub", "--course", str(course), "--students", ",".join((*STUDENTS, HOSTILE)),
              "--instructor", INSTRUCTOR], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         self.lines, self.ready = [], threading.Event()
@@ -88,6 +93,10 @@ class Launcher:
 
     def password(self, name):
         return re.search(rf"^  (?:student|instructor) +{name} +password (\S+)", self.text, re.M).group(1)
+
+    def hub_log(self):
+        """The hub's log, where the grading service writes its line per submission."""
+        return (self.state() / "hub" / "jupyterhub.log").read_text(encoding="utf-8", errors="replace")
 
     def state(self):
         """The run's state folder, from the log's path the launcher prints (<state>/hub/jupyterhub.log)."""
@@ -177,10 +186,22 @@ def student_hands_in(page, url, name, answer, seen):
     page.screenshot(path=str(SCREENSHOTS / f"hub-{name}-submitted.png"))
 
 
+def wait_for_feedback(page, name, seen):
+    """Refresh the tab, as a waiting student does, until it offers the feedback the service released."""
+    deadline = time.monotonic() + PAGE_MS / 1000
+    while True:
+        page.click("#refresh_assignments_list")
+        page.wait_for_timeout(1000)
+        text = row(page, "submitted").inner_text()
+        if "(feedback available to fetch)" in text or time.monotonic() > deadline:
+            break
+    seen["before_fetch"][name] = text
+    seen["submit_to_feedback_listed"][name] = round(time.monotonic() - seen["submit_clicked"][name], 1)
+
+
 def student_reads_feedback(page, name, seen):
     """Fetch Feedback, follow "(view feedback)", open convolution.html in JupyterLab; its trusted section."""
-    page.click("#refresh_assignments_list")
-    seen["before_fetch"][name] = row(page, "submitted").inner_text()
+    wait_for_feedback(page, name, seen)
     started = time.monotonic()
     row(page, "submitted").locator('.item_status button:text("Fetch Feedback")').click()
     view = page.locator('#submitted_assignments_list a:text("(view feedback)")').first
@@ -190,6 +211,8 @@ def student_reads_feedback(page, name, seen):
     viewer = page.frame_locator("#jp-main-dock-panel iframe").locator("pre.autograder-feedback")
     seen["feedback_view"][name] = viewer.inner_text(timeout=PAGE_MS)
     seen["listing"][name] = sorted(text.strip() for text in page.locator(".jp-DirListing-itemText").all_inner_texts())
+    seen["course_page"][name] = (seen["course"] / "feedback" / name / ASSIGNMENT / "convolution.html").read_text(
+        encoding="utf-8")           # the page the service wrote, before anything could make it again
     page.screenshot(path=str(SCREENSHOTS / f"hub-{name}-feedback.png"))
 
 
@@ -212,12 +235,13 @@ def instructor_opens_formgrader(page, url, seen):
 
 def the_term(page, hub, answers):
     """Everything, in one browser: two students hand in, the instructor grades, they read their feedback."""
-    seen = {"passwords": {name: hub.launcher.password(name) for name in (*STUDENTS, INSTRUCTOR)},
-            "menus": {}, "formgrader_status": {}, "submit_clicked": {}, "before_fetch": {}, "feedback_view": {}, "listing": {}}
+    seen = {"passwords": {name: hub.launcher.password(name) for name in (*STUDENTS, INSTRUCTOR)}, "course": hub.course,
+            "menus": {}, "formgrader_status": {}, "submit_clicked": {}, "before_fetch": {}, "feedback_view": {},
+            "listing": {}, "submit_to_feedback_listed": {}, "course_page": {}}
     pages = {name: page if i == 0 else page.context.browser.new_page() for i, name in enumerate(STUDENTS)}
     for name in STUDENTS:
         student_hands_in(pages[name], hub.url, name, answers[name], seen)
-    hub.instructor_grades(seen)
+    hub.hostile_classmate_submits(seen)
     for name in STUDENTS:
         student_reads_feedback(pages[name], name, seen)
     instructor_opens_formgrader(page.context.browser.new_page(), hub.url, seen)
@@ -253,13 +277,27 @@ class Hub:
         assert done.returncode == 0, f"{step}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return done.stdout + done.stderr
 
-    def instructor_grades(self, seen):
-        seen["collect"] = self.guide("collect")
-        collected = time.monotonic()
-        seen["submit_to_collected"] = {name: round(collected - clicked, 1)
-                                       for name, clicked in seen["submit_clicked"].items()}
-        seen["grade"] = self.guide("grade")
-        seen["feedback"] = self.guide("feedback")
+    def as_cal(self, *args):
+        """``nbgrader ARGS`` as the hostile student, in a terminal of their own (their Unix user, their home)."""
+        account = pwd.getpwnam(HOSTILE)
+        done = subprocess.run([str(STUDENT_PYTHON), "-m", "nbgrader", *args, f"--Exchange.root={self.exchange}",
+                               f"--course={COURSE_ID}"], cwd=account.pw_dir, user=account.pw_uid,
+                              group=account.pw_gid, extra_groups=[], capture_output=True, text=True, timeout=300,
+                              env={"PATH": "/usr/bin:/bin", "HOME": account.pw_dir, "PYTHONPATH": SITE_PACKAGES})
+        assert done.returncode == 0, f"{HOSTILE}: nbgrader {args}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+
+    def hostile_classmate_submits(self, seen):
+        """In the minute the others submitted: cal fetches and submits what patches numpy and fakes its scores."""
+        self.as_cal("fetch_assignment", ASSIGNMENT)
+        fill_answers(Path(pwd.getpwnam(HOSTILE).pw_dir) / ASSIGNMENT,
+                     dict((corpus.HOSTILE["monkeypatch_numpy_builtins"], corpus.HOSTILE["silence_and_fake_scores"])))
+        self.as_cal("submit", ASSIGNMENT)
+        seen["same minute s"] = round(time.monotonic() - min(seen["submit_clicked"].values()), 1)
+
+    def service_line(self, student):
+        """The grading service's line for ``student`` in the hub's log, or None."""
+        found = re.findall(rf"^.*{student}: .* points, feedback released .*$", self.launcher.hub_log(), re.M)
+        return found[-1] if found else None
 
 
 def answers():
@@ -330,7 +368,7 @@ def term(hub):
     seen = in_chromium(the_term, hub, answers())
     seen["privacy"] = privacy_checks(hub)
     seen["listening"] = listening_addresses(hub.launcher.state())
-    print("\nSubmit click to the end of the instructor's collect, seconds:", seen["submit_to_collected"])
+    print("\nSubmit click to the tab offering feedback, seconds:", seen["submit_to_feedback_listed"])
     return seen
 
 
@@ -354,14 +392,21 @@ def test_a_students_server_has_no_formgrader_but_its_assignment_list(term):
     assert term["formgrader_status"] == {name: [404, 200] for name in STUDENTS}
 
 
-def test_what_each_student_typed_and_saved_in_the_browser_is_what_collect_took_as_theirs(hub, term):
+def test_what_each_student_typed_and_saved_in_the_browser_is_what_the_service_collected_as_theirs(hub, term):
     for name, answer in answers().items():
         assert submitted_answer(hub, name) == answer, name
-        assert f"Collecting submission: {name} {ASSIGNMENT}" in term["collect"], term["collect"][-2000:]
-    assert "ERROR" not in term["collect"], term["collect"][-2000:]
 
 
-def test_the_tab_says_feedback_is_waiting_once_the_instructor_released_it(term):
+def test_nobody_grades_by_hand_the_hubs_grading_service_grades_each_submission_and_logs_its_line(hub, term):
+    assert "grading on submit: numpy_cnn (the hub's service 'grading'" in hub.launcher.text
+    log = hub.launcher.hub_log()
+    assert f"serving {ASSIGNMENT}: watching {hub.exchange / COURSE_ID / 'inbound'}" in log, log[-3000:]
+    for name in (*STUDENTS, HOSTILE):
+        assert hub.service_line(name), f"no service line for {name}:\n{log[-4000:]}"
+    assert not re.search(r"^.*\bERROR\b.*$", log, re.M), re.findall(r"^.*\bERROR\b.*$", log, re.M)
+
+
+def test_the_tab_says_feedback_is_waiting_once_the_service_released_it(term):
     for name in STUDENTS:
         assert "(feedback available to fetch)" in term["before_fetch"][name], term["before_fetch"][name]
 
@@ -376,17 +421,30 @@ def test_each_student_reads_the_trusted_feedback_page_after_fetch_feedback_in_th
         assert {"convolution.html", "max_pooling.html"} <= set(term["listing"][name]), term["listing"][name]
 
 
-def test_the_feedback_text_in_the_browser_is_the_one_the_grader_wrote(hub, term):
+def test_the_feedback_text_in_the_browser_is_the_one_the_grader_wrote(term):
     for name in STUDENTS:
-        page = (hub.course / "feedback" / name / ASSIGNMENT / "convolution.html").read_text(encoding="utf-8")
+        page = term["course_page"][name]
         assert " ".join(page_feedback(page).split()) == " ".join(term["feedback_view"][name].split()), name
 
 
-def test_the_instructors_courses_tab_links_the_courses_formgrader_service_which_counts_both_submissions(hub, term):
+def test_the_feedback_states_the_policy_and_shows_checks_without_their_messages_before_the_due_date(term):
+    ben = term["feedback_view"][STUDENTS[1]]
+    assert "Grading on submit: at most 3 graded attempt(s) in any 24 hours; this page is of attempt 1 of 3" in ben
+    assert "[FAIL] out for padding 0 (weight 2)\n" in ben and "relative error" not in ben
+
+
+def test_a_hostile_classmate_in_the_same_minute_changes_nothing_for_the_other_two(hub, term):
+    assert term["same minute s"] < 60
+    ann, ben, cal = (hub.service_line(name) for name in (*STUDENTS, HOSTILE))
+    assert re.search(rf"{STUDENTS[0]}: 10 / 80 points", ann) and re.search(rf"{STUDENTS[1]}: 0 / 80 points", ben)
+    assert re.search(rf"{HOSTILE}: 0 / 80 points", cal), cal       # patched numpy and faked scores earn nothing
+
+
+def test_the_instructors_courses_tab_links_the_courses_formgrader_service_which_counts_every_submission(hub, term):
     assert term["formgrader_link"] == f"{hub.url}services/{COURSE_ID}/lab?formgrader=true"
     columns = ["Name", "Due Date", "Status", "Edit", "Generate", "Preview", "Release", "Collect", "# Submissions"]
     row = dict(zip(columns, term["formgrader"]))
-    assert (row["Name"], row["Status"], row["# Submissions"]) == (ASSIGNMENT, "released", "2"), term["formgrader"]
+    assert (row["Name"], row["Status"], row["# Submissions"]) == (ASSIGNMENT, "released", "3"), term["formgrader"]
 
 
 def test_a_student_can_neither_swap_the_course_in_the_exchange_nor_read_a_classmate_or_the_course(hub, term):
