@@ -204,3 +204,44 @@ def test_a_folder_holding_an_exposed_path_gets_no_view():
     assert _seen_alone("/usr/lib/python3/dist-packages", exposed)
     assert not _seen_alone("/work/course", exposed)        # a PYTHONPATH entry above the venv
     assert not _seen_alone("/home/prof/lib", exposed)       # not in the sandbox at all
+
+
+PROBE = """
+import json, sys
+from autograder.checks.parts import NETWORK_MODULES
+from autograder.isolation.student import Program, SandboxStudent
+SOURCE = ("import importlib\\ndef can(name):\\n    try:\\n        importlib.import_module(name)\\n        return True\\n"
+          "    except ImportError:\\n        return False\\n")
+student = SandboxStudent(Program(["import numpy as np"], [("can", SOURCE)], cnnbook_modules=NETWORK_MODULES),
+                         sys.argv[1], sys.argv[2])
+try:
+    print(json.dumps({name: student.call("can", name) for name in ("numpy", "torch", "scipy", "cnnbook.layers")}))
+finally:
+    student.close()
+"""
+
+
+@pytest.mark.skipif(STRONGEST != NAMESPACES, reason="the package view needs the namespaces level")
+def test_a_virtual_environment_under_tmp_shows_a_part_numpy_alone_as_anywhere_else():
+    """A part's /tmp is fresh and empty; packages installed beneath /tmp must come back as their view.
+
+    A clean clone in /tmp (as CI makes) once let a part import scipy: the view over its .venv was
+    hidden by the fresh /tmp, the packages then reached the part unfiltered.  Here the environment is
+    moved under /tmp in any checkout: a virtual environment whose site-packages are hard links to this one's.
+    """
+    tmp = Path(subprocess.run(["mktemp", "-d", "/tmp/venv-under-tmp-XXXXXX"], capture_output=True, text=True,
+                              check=True).stdout.strip())
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True)
+        site = next(Path(sys.prefix).glob("lib/python3.*/site-packages"))
+        subprocess.run(["cp", "-al", f"{site}/.", str(next((tmp / "venv").glob("lib/python3.*/site-packages")))],
+                       check=True)
+        done = subprocess.run([str(tmp / "venv" / "bin" / "python"), "-c", PROBE, STRONGEST, str(REPO)],
+                              env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, cwd=tmp,
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import json
+    assert json.loads(done.stdout.splitlines()[-1]) == {"numpy": True, "torch": False, "scipy": False,
+                                                        "cnnbook.layers": True}
