@@ -15,7 +15,7 @@ from test_exercises import code_lines_of
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "autograder"
 # Inside out: each layer may import the layers before it (and itself); "" is the top folder.
-LAYERS = ("in_sandbox", "isolation", "checks", "nbgrader_io", "")
+LAYERS = ("in_sandbox", "isolation", "checks", "nbgrader_io", "similarity", "")
 IN_SANDBOX_THIRD_PARTY = {"numpy"}
 
 
