@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks.feedback import format_points
+from .checks.feedback import format_points, read_feedback
 from .checks.parts import assignment_parts
 from .checks.secret import course_secret, submission_key
 from .cluster import DaskRunner
@@ -169,13 +169,13 @@ def _preflight_failure(solutions, isolation, outcome):
 
 
 def _first_failing_check(feedback):
-    part = ""
-    for line in feedback.splitlines():
-        if line and not line.startswith(" ") and " points" in line and ": " in line:
-            part = line.split(": ")[0]
-        elif line.startswith("  [FAIL] "):
-            return f"{part}: {line[len('  [FAIL] '):][:300]}"
-    return ""
+    """``part: check (weight): reason`` of the first failing check of a feedback text, or ""."""
+    failing = [check for check in read_feedback(feedback).checks if not check.passed]
+    if not failing:
+        return ""
+    check = failing[0]
+    line = f"{check.title} ({check.weight})" + (f": {check.detail}" if check.detail else "")
+    return f"{check.part}: {line[:300]}"
 
 
 def _first_internal_error(log):
