@@ -1,7 +1,7 @@
 """JupyterHub configuration of the course hub: who logs in, what runs as whom, and where.
 
 `python -m hub` starts JupyterHub with this file and the COURSE_HUB_* variables below; a hub of
-your own can read it as a worked example (book/instructors/grading_guide.md, "A course hub").
+your own can read it as a worked example (book/instructors/release_and_collect.md, "The course on a JupyterHub").
 
     browser --> configurable-http-proxy (127.0.0.1:PORT, the only public port)
                   |-- /hub/                      JupyterHub: PAM login, spawns the servers below
@@ -9,6 +9,8 @@ your own can read it as a worked example (book/instructors/grading_guide.md, "A 
                   |                              in its home: Assignments tab (fetch, submit, feedback)
                   |-- /user/<instructor>/        the same as the instructor's account: Courses tab
                   `-- /services/cnn-properties/  formgrader in the course root, as the course's owner
+    and, serving no pages, the service "grading": `python -m autograder serve ASSIGNMENT` in the
+    course root, which grades each submission as it lands in the exchange and releases its feedback
 
 Accounts are real Unix users (PAM, the hub's default authenticator): nbgrader's exchange tells
 students apart by the owner of what they write, and the course's collect refuses a submission
