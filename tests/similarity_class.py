@@ -792,3 +792,31 @@ def write_class(course, assignment="numpy_cnn"):
     for student, answers in students().items():
         corpus.write_submission(course, student, assignment, answers)
     return sorted(students())
+
+
+def make_class_course(base):
+    """A throw-away course (``corpus.make_course``) holding the class of :func:`students`."""
+    course = corpus.make_course(Path(base) / "course", corpus.REPO)
+    write_class(course)
+    return course
+
+
+def run_similarity(course, *arguments):
+    """``python -m autograder.similarity numpy_cnn *arguments`` in ``course``, in this process: its exit
+    status, and the report folder's path."""
+    import os
+    from autograder.similarity import command
+    here = os.getcwd()
+    os.chdir(course)
+    try:
+        status = command.main(["numpy_cnn", *arguments])
+    finally:
+        os.chdir(here)
+    return status, Path(course) / "autograded" / ".autograder" / "numpy_cnn" / "similarity"
+
+
+def read_pairs(folder):
+    """The rows of ``pairs.csv`` as dicts."""
+    import csv
+    with open(Path(folder) / "pairs.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))

@@ -78,9 +78,8 @@ def read_student(folder, release, release_cells):
     folder = Path(folder)
     submitted = read_submitted_folder(folder, list(release.notebooks))
     submission = read_submission(submitted, release)
-    notes = [f"{name}: {why}" for name, why in sorted(submitted.refused.items())
-             if name.endswith(".ipynb")]
-    notes += [note for note in submission.notes if "not submitted" in note or "unreadable" in note]
+    notes = [_notebook_note(name, submitted, submission) for name in release.notebooks]
+    notes = [note for note in notes if note]
     parts = {}
     for located in submission.located.values():
         for part, where in located.items():
@@ -90,6 +89,20 @@ def read_student(folder, release, release_cells):
                 notes.append(f"{part}: only the first {MAX_PART_CHARS:,} characters of the student's own "
                              "code were compared")
     return StudentCode(submitted.student or folder.parent.name, parts, tuple(notes))
+
+
+def _notebook_note(name, submitted, submission):
+    """Why notebook ``name`` was not compared ("" when it was), quoting nothing of the file."""
+    file_name = f"{name}.ipynb"
+    if file_name in submitted.refused:
+        return f"{file_name} was not read: {submitted.refused[file_name]}"
+    if name not in submitted.files:
+        return f"{file_name} was not submitted"
+    if name not in submission.notebooks:
+        why = next((note for note in submission.notes if note.startswith(f"{file_name}: unreadable")),
+                   f"{file_name}: unreadable")
+        return why.split("; its parts get")[0].replace(": unreadable", " is not a readable notebook", 1)
+    return ""
 
 
 def own_lines(source, release_source):
