@@ -99,9 +99,10 @@ def _notebook_note(name, submitted, submission):
     if name not in submitted.files:
         return f"{file_name} was not submitted"
     if name not in submission.notebooks:
-        why = next((note for note in submission.notes if note.startswith(f"{file_name}: unreadable")),
-                   f"{file_name}: unreadable")
-        return why.split("; its parts get")[0].replace(": unreadable", " is not a readable notebook", 1)
+        # read_submission's note: "<file>: unreadable (<why>); its parts get 0 points".
+        note = next((note for note in submission.notes if note.startswith(f"{file_name}: unreadable (")), "")
+        why = note.removeprefix(f"{file_name}: unreadable (").partition("); its parts get")[0]
+        return f"{file_name}: {why or 'not a readable notebook'}"
     return ""
 
 
