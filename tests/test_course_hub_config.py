@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 HUB = REPO / "hub"
 RUN = {"COURSE_HUB_COURSE": "/srv/course", "COURSE_HUB_EXCHANGE": "/srv/exchange", "COURSE_HUB_STATE": "/srv/hub",
        "COURSE_HUB_STUDENTS": "ann,ben", "COURSE_HUB_INSTRUCTORS": "prof", "COURSE_HUB_PORTS": "9000,9001,9002,9003",
-       "COURSE_HUB_PYTHON": "/srv/python/bin/python"}
+       "COURSE_HUB_PYTHON": "/srv/python/bin/python", "COURSE_HUB_SERVE": "numpy_cnn"}
 
 
 @pytest.fixture
@@ -37,8 +37,31 @@ def test_the_hub_serves_the_course_that_nbgrader_config_names(hub_config):
     course_id = course_id_in(REPO / "nbgrader_config.py")
     assert course_id_in(HUB / "jupyter" / "common" / "nbgrader_config.py") == course_id
     assert course_hub.COURSE_ID == course_id
-    assert [service["name"] for service in hub_config.JupyterHub.services] == [course_id]
-    assert hub_config.JupyterHub.services[0]["cwd"] == "/srv/course"
+    assert [service["name"] for service in hub_config.JupyterHub.services] == [course_id, "grading"]
+    assert [service["cwd"] for service in hub_config.JupyterHub.services] == ["/srv/course"] * 2
+
+
+def test_the_grading_service_serves_the_assignment_python_m_hub_names_and_no_pages(hub_config, monkeypatch):
+    grading = hub_config.JupyterHub.services[1]
+    assert grading["command"][1:] == ["-m", "autograder", "serve", "numpy_cnn"] and "url" not in grading
+    assert grading["environment"]["COURSE_HUB_EXCHANGE"] == "/srv/exchange"
+    monkeypatch.setenv("COURSE_HUB_SERVE", "")                  # python -m hub --serve none
+    plain = PyFileConfigLoader("jupyterhub_config.py", path=str(HUB)).load_config()
+    assert [service["name"] for service in plain.JupyterHub.services] == ["cnn-properties"]
+
+
+def test_the_hub_serves_the_releases_only_assignment_unless_told_otherwise(tmp_path):
+    release = tmp_path / "release"
+    (release / "numpy_cnn").mkdir(parents=True)
+    (release / "numpy_cnn" / "convolution.ipynb").write_text("{}")
+    course = course_hub.Course(tmp_path, "cnn-properties", release, None)
+    assert course_hub.graded_on_submit(course, None) == "numpy_cnn"
+    assert course_hub.graded_on_submit(course, "none") == ""
+    with pytest.raises(ValueError, match=r"--serve other: no such assignment in .*\(there: numpy_cnn; or --serve none\)"):
+        course_hub.graded_on_submit(course, "other")
+    (release / "second").mkdir()
+    (release / "second" / "a.ipynb").write_text("{}")
+    assert course_hub.graded_on_submit(course, None) == "", "with several, the instructor names one"
 
 
 def test_every_address_the_hub_and_its_servers_use_is_loopback(hub_config):
@@ -132,7 +155,7 @@ def test_the_guides_sample_is_what_python_m_hub_prints():
     state = Path("/tmp/course-hub-x1y2z3")
     made = [accounts.Account(name, password, state / "homes" / name) for name, password in
             (("alice", "0kG3..."), ("bob", "9xWq..."), ("carol", "Hs2L..."), ("instructor", "p7Zc..."))]
-    run = course_hub.Run(state, state / "exchange", {"public": 41523}, made[:3], made[3:])
+    run = course_hub.Run(state, state / "exchange", {"public": 41523}, made[:3], made[3:], graded_on_submit="numpy_cnn")
     course = course_hub.Course(Path("/srv/courses/cnn-properties"), "cnn-properties", REPO / "exercises", None)
     printed = course_hub.summary(course, run, ["numpy_cnn"], time.monotonic() - 35).splitlines()
     sample = [line for line in fenced(guide_hub_section(), "text").splitlines() if line.strip() != "..."]
@@ -142,12 +165,13 @@ def test_the_guides_sample_is_what_python_m_hub_prints():
 def test_the_guides_hub_configuration_is_the_hubs(hub_config):
     from traitlets.config import Config
     section = guide_hub_section()
-    assert "`python -m hub`" in section and "The grading service goes here" in (HUB / "jupyterhub_config.py").read_text()
+    assert "`python -m hub`" in section
     guide = Config()
     exec(fenced(section, "python"), {"c": guide})
-    (service,), (hub_service,) = guide.JupyterHub.services, hub_config.JupyterHub.services
-    assert (service["name"], service["command"][1:], service["oauth_no_confirm"]) == \
-        (hub_service["name"], hub_service["command"][1:], hub_service["oauth_no_confirm"])
+    assert [(service["name"], service["command"][1:], service.get("oauth_no_confirm"), "url" in service)
+            for service in guide.JupyterHub.services] == \
+        [(service["name"], service["command"][1:], service.get("oauth_no_confirm"), "url" in service)
+         for service in hub_config.JupyterHub.services]
     assert [{key: role[key] for key in ("name", "groups", "scopes")} for role in hub_config.JupyterHub.load_roles] == \
         guide.JupyterHub.load_roles
     assert guide.Spawner.server_token_scopes == hub_config.Spawner.server_token_scopes
