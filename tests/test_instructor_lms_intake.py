@@ -475,3 +475,50 @@ def test_a_bulk_download_over_its_budget_is_refused_before_any_student_is_read(c
     done = run_intake(course, download, "canvas")
     assert done.returncode == 2 and says in done.stderr and "download the submissions in parts" in done.stderr
     assert not (course / "submitted").exists()
+
+
+# ---------------------------------------------------------------------------
+# With a roster: folders under nbgrader ids, an unmapped upload reported and never filed
+# ---------------------------------------------------------------------------
+ROSTER = ("nbgrader_id,canvas_user_id,moodle_participant_id,blackboard_username\n"
+          "alice,101,501,alice\nbob,102,,bob\n")
+
+
+def test_with_a_roster_each_upload_is_filed_under_its_nbgrader_id_and_an_unmapped_one_is_reported(course, tmp_path):
+    (course / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    done = run_intake(course, canvas_download(tmp_path / "canvas.zip"), "canvas", "--roster", "roster.csv")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["alice", "bob"]
+    assert submitted(course, "alice")[f"{RELEASE[0]}.ipynb"] == notebook_bytes(RELEASE[0], SOLVED)
+    assert report_for(done, "alice").startswith("alice (101 in the LMS), submitted 2026-11-30 23:59:58 CET")
+    assert "bob (102 in the LMS)" in report_for(done, "bob")
+    unmapped = report_for(done, "(not in the roster)")
+    assert unmapped.startswith("(not in the roster) (103 in the LMS), submitted")
+    assert all(name in unmapped for name in (f"leecarol_103_9003_{RELEASE[0]}-1.ipynb", "leecarol_103_9003_notes.txt"))
+    assert "(roster.csv has no canvas_user_id 103: add the student's row to it and run intake again); " \
+           "nothing written" in unmapped
+    assert "look at: (not in the roster)" in done.stdout
+
+
+def test_with_a_roster_blackboard_and_moodle_uploads_are_filed_under_nbgrader_ids(course, tmp_path):
+    (course / "roster.csv").write_text(ROSTER.replace("alice,101,501,alice", "alice,101,502,alice"), encoding="utf-8")
+    moodle = run_intake(course, moodle_download(tmp_path / "moodle.zip"), "moodle", "--roster", "roster.csv")
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["alice"]
+    assert submitted(course, "alice")[f"{RELEASE[0]}.ipynb"] == notebook_bytes(RELEASE[0], SOLVED, "final")
+    assert "roster.csv has no moodle_participant_id 501" in report_for(moodle, "(not in the roster) (501")
+    blackboard = run_intake(course, blackboard_download(tmp_path / "bb.zip"), "blackboard", "--roster", "roster.csv",
+                            "--update")
+    assert report_for(blackboard, "alice").startswith("alice, submitted 2026-11-30 15:00:02 CET")
+    assert submitted(course, "alice")[f"{RELEASE[0]}.ipynb"] == notebook_bytes(RELEASE[0], SOLVED, "second attempt")
+    assert sorted(submitted(course, "bob")) == sorted(f"{name}.ipynb" for name in RELEASE[:-1]) + ["timestamp.txt"]
+
+
+def test_a_roster_with_problems_stops_the_intake_before_anything_is_written_one_line_each(course, tmp_path):
+    (course / "roster.csv").write_text(ROSTER + "../carol,103,,\nAlice,104,,\n", encoding="utf-8")
+    done = run_intake(course, canvas_download(tmp_path / "canvas.zip"), "canvas", "--roster", "roster.csv")
+    assert done.returncode == 2 and done.stdout == "" and not (course / "submitted").exists()
+    assert done.stderr.splitlines() == [
+        "error: roster roster.csv line 4, column nbgrader_id: '../carol' is not a safe folder name (ASCII letters, "
+        "digits and ._@-, not starting with . or -)",
+        "error: roster roster.csv line 5, column nbgrader_id: 'Alice' is already on line 2 (ignoring case); "
+        "each student once"]

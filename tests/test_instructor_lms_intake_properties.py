@@ -37,6 +37,7 @@ import corpus
 import test_instructor_lms_intake as examples
 from autograder.nbgrader_io.lms_intake import intake, report_line
 from autograder.nbgrader_io.lms_names import shown
+from autograder.nbgrader_io.roster import DOWNLOAD_ID_COLUMN, Roster, RosterEntry
 
 RELEASE = ["convolution", "max_pooling"]
 WHEN = (2026, 11, 30, 9, 15, 42)
@@ -130,7 +131,7 @@ def downloads(draw, lms):
     return entries, uploaders, {students[0][0]}
 
 
-def collect(lms, entries):
+def collect(lms, entries, roster=None):
     """Run the intake on a download of ``entries``; the written folders, the report and the costs."""
     with tempfile.TemporaryDirectory() as folder:
         download, submitted = Path(folder) / "download.zip", Path(folder) / "submitted"
@@ -138,7 +139,7 @@ def collect(lms, entries):
         tracemalloc.start()
         started = time.perf_counter()
         try:
-            results = intake(submitted, "numpy_cnn", download, lms, "UTC", RELEASE)
+            results = intake(submitted, "numpy_cnn", download, lms, "UTC", RELEASE, roster=roster)
             seconds, peak = time.perf_counter() - started, tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -206,6 +207,40 @@ def test_blackboard_names_never_steer_a_file_or_its_attempt_time(download):
         latest = max(path.split("_attempt_")[1][:19] for path, uploader in uploaders.items() if uploader == student)
         stamp = datetime.datetime.strptime(latest, "%Y-%m-%d-%H-%M-%S").strftime("%Y-%m-%d %H:%M:%S")
         assert files["timestamp.txt"] == f"{stamp}.000000 UTC\n".encode(), (student, latest)
+
+
+@st.composite
+def rostered_downloads(draw):
+    """``(lms, download, roster)``: a generated download, and a roster mapping some of its students'
+    LMS ids (never the first, honest one left out) to nbgrader ids unlike them."""
+    lms = draw(st.sampled_from(sorted(CLASSES)))
+    download = draw(downloads(lms))
+    ids = sorted(set(download[1].values()))
+    mapped = [student for student in ids if student in download[2] or draw(st.booleans())]
+    column = DOWNLOAD_ID_COLUMN[lms]
+    return lms, download, Roster(tuple(RosterEntry(f"n{serial}-{student}", **{column: student})
+                                       for serial, student in enumerate(mapped)))
+
+
+@SETTINGS
+@given(rostered_downloads())
+def test_with_a_roster_every_file_lands_under_its_uploaders_nbgrader_id_or_nowhere(case):
+    lms, (entries, uploaders, honest), roster = case
+    nbgrader_id = {getattr(entry, DOWNLOAD_ID_COLUMN[lms]): entry.nbgrader_id for entry in roster.entries}
+    written, report, seconds, peak = collect(lms, entries, roster)
+    assert set(written) <= set(nbgrader_id.values())
+    for student, files in written.items():
+        for name, data in files.items():
+            if name != "timestamp.txt":
+                assert nbgrader_id.get(uploader_of(data)) == student, (student, name, report)
+    for uploader in set(uploaders.values()) - set(nbgrader_id):
+        assert not any(folder.endswith(f"-{uploader}") for folder in written)
+    unmapped = [line for line in report.splitlines() if line.startswith("(not in the roster)")]
+    assert all("nothing written" in line and f"has no {DOWNLOAD_ID_COLUMN[lms]}" in line for line in unmapped)
+    assert_honest_collected_and_every_file_reported(
+        {nbgrader_id.get(student, student): files for student, files in written.items()}, report, entries, set())
+    assert all(nbgrader_id[student] in written for student in honest), report
+    assert_within_bounds(seconds, peak)
 
 
 @SETTINGS

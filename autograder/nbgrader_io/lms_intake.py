@@ -128,7 +128,7 @@ def _target(roster, lms, lms_id, submitted, assignment):
         return Target(lms_id, submitted / lms_id / assignment if lms_id else None)
     entry = roster.for_download_id(lms, lms_id)
     if entry is None:
-        return Target("", unmapped=f"the roster {roster.source} has no {DOWNLOAD_ID_COLUMN[lms]} {shown(lms_id)}: "
+        return Target("", unmapped=f"{roster.source} has no {DOWNLOAD_ID_COLUMN[lms]} {shown(lms_id)}: "
                                    "add the student's row to it and run intake again")
     return Target(entry.nbgrader_id, submitted / entry.nbgrader_id / assignment)
 
@@ -141,7 +141,8 @@ def _collect(student, pairs, reader, zone, release_names, target, update):
     if target.owner != student:
         result.student, result.lms_id = target.owner or "(not in the roster)", student
     if target.unmapped:
-        result.left_out.append(f"every file ({target.unmapped})")
+        # Each file is named, as every file of the download is: nothing of it is read or written.
+        result.left_out.append(f"{', '.join(shown(stored.path) for stored in chosen) or 'its files'} ({target.unmapped})")
         result.written = "nothing written"
         return result
     try:

@@ -114,7 +114,7 @@ DOWNLOAD_ID_COLUMN = {"canvas": "canvas_user_id", "moodle": "moodle_participant_
 class Roster:
     """The students of a roster file, in its order."""
     entries: tuple
-    source: str = "roster"
+    source: str = "roster.csv"          # the file's name, for messages
 
     def by_column(self, column):
         """``{value of column: entry}`` for the entries that have one."""
