@@ -50,7 +50,7 @@ import sys
 from pathlib import Path
 
 from .cluster import TLS_FILES, ClusterError, ClusterSpec, TlsFiles, parse_cluster
-from .course_locks import ServiceRunning
+from .course_locks import ServiceRunning, gradebook_lock
 from .grading_worker import WorkerRefused
 from .isolation.sandbox import ISOLATION_LEVELS
 from .isolation.student import TimeLimits
@@ -243,8 +243,9 @@ def export_command(args):
     coursedir, _config = course_directory(Path.cwd())
     request = ExportRequest(args.assignment, args.lms, args.column_name, args.column_id, args.moodle_key,
                             args.allow_ungraded)
-    done = export_grades(coursedir, read_roster(args.roster), request,
-                         args.out or f"grades-{args.assignment}-{args.lms}.csv")
+    roster = read_roster(args.roster)
+    with gradebook_lock(Path.cwd()):    # the grading service records under it: no half-recorded student is read
+        done = export_grades(coursedir, roster, request, args.out or f"grades-{args.assignment}-{args.lms}.csv")
     print(f"wrote {done.path}: {done.scored} score(s) out of {done.max_score:g}, {done.empty} student(s) with "
           f"no submission left empty" + (f", {done.ungraded} still waiting for manual grading" if done.ungraded else ""))
     return 0
