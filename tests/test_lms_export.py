@@ -239,3 +239,32 @@ def test_column_options_that_would_import_wrongly_are_refused(graded_class, tmp_
                         (["--column-name", "a|b"], "no '|'")):
         status, _o, stderr, path = export(graded_class, "canvas", *extra, out=tmp_path / "c.csv")
         assert status == 2 and says in stderr and not path.exists(), stderr
+
+
+def test_names_with_commas_quotes_and_other_scripts_read_back_and_no_cell_starts_a_formula(graded_class, tmp_path):
+    names = {"alice": 'Smith, "Al" Alice', "bob": "Jos\u00e9 D\u00edaz", "carol": "\u674e \u5a1c", "dave": "O'Neil;x"}
+    roster = "nbgrader_id,name,canvas_user_id\n" + "".join(
+        f'{student},"{name.replace(chr(34), chr(34) * 2)}",{100 + serial}\n'
+        for serial, (student, name) in enumerate({**names, "erin": "Evans"}.items(), start=1))
+    status, _o, stderr, path = export(graded_class, "canvas", roster=roster, out=tmp_path / "c.csv")
+    assert status == 0, stderr
+    rows = read_csv(path)
+    assert {row[0] for row in rows[2:]} == {*names.values(), "Evans"}
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_the_export_waits_for_a_record_in_progress_under_the_gradebook_lock(graded_class, tmp_path):
+    import fcntl
+    import threading
+    from autograder.course_locks import GRADEBOOK_LOCK, LOCK_FOLDER
+    course = copy_of(graded_class, tmp_path / "course")
+    (course / LOCK_FOLDER).mkdir(parents=True, exist_ok=True)
+    finished = []
+    with open(course / LOCK_FOLDER / GRADEBOOK_LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)        # as the grading service holds it while it records a student
+        exporting = threading.Thread(target=lambda: finished.append(export(course, "moodle")))
+        exporting.start()
+        exporting.join(timeout=3)
+        assert not finished and not (course / "grades-moodle.csv").exists()
+    exporting.join(timeout=60)
+    assert finished and finished[0][0] == 0

@@ -34,9 +34,10 @@ column (a :class:`RosterError` whose ``problems`` are those lines):
 * size: at most ``MAX_ROSTER_BYTES`` read (one byte more is a refusal), ``MAX_ROWS`` rows and
   ``MAX_CELL_CHARACTERS`` a cell;
 * encodings: UTF-8 only; a UTF-16 or UTF-32 byte order mark, or bytes that are not UTF-8, are
-  refused with how to save the file; control, format (bidirectional overrides, zero-width
-  characters, a byte order mark inside the file) and line-separator characters are refused in
-  any cell, as is a line break inside a quoted cell;
+  refused with how to save the file; any character Python does not call printable is refused in
+  any cell: control and format characters (bidirectional overrides, zero-width characters, a byte
+  order mark inside the file), line and paragraph separators, a line break inside a quoted cell,
+  and spaces other than the ASCII one (a no-break space would make two ids look alike);
 * identity and collisions: nbgrader ids, and each LMS's ids, are unique, ignoring case (two
   folders that differ in case are one folder on a case-insensitive disk; Blackboard usernames
   and Moodle email addresses are matched without case);
@@ -49,8 +50,8 @@ import codecs
 import csv
 import io
 import re
-import unicodedata
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 
 from .gradebook import STUDENT_ID
@@ -120,9 +121,14 @@ class Roster:
         """``{value of column: entry}`` for the entries that have one."""
         return {getattr(entry, column): entry for entry in self.entries if getattr(entry, column)}
 
+    @cached_property
+    def _download_ids(self):
+        # Built once: intake asks once per student of the download.
+        return {lms: self.by_column(column) for lms, column in DOWNLOAD_ID_COLUMN.items()}
+
     def for_download_id(self, lms, lms_id):
         """The entry whose ``lms`` download id is ``lms_id`` (exactly), or None."""
-        return self.by_column(DOWNLOAD_ID_COLUMN[lms]).get(lms_id)
+        return self._download_ids[lms].get(lms_id)
 
 
 def read_roster(path):
@@ -225,9 +231,8 @@ def _cell_problem(column, cell):
     """Why ``cell`` cannot be in ``column``, or ""."""
     if len(cell) > MAX_CELL_CHARACTERS:
         return f"over {MAX_CELL_CHARACTERS} characters"
-    odd = next((ch for ch in cell if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")),
-               None)
-    if odd is not None:
+    if not cell.isprintable():      # control, format, surrogate, unassigned, separators but the ASCII space
+        odd = next(ch for ch in cell if not ch.isprintable())
         return f"holds the invisible or control character U+{ord(odd):04X}; retype the cell"
     if cell != cell.strip():
         return "starts or ends with a space; remove it"
