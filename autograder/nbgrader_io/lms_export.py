@@ -33,10 +33,11 @@ The three formats, as each LMS documents its import:
 
 A student of the roster with no submission gets an **empty** cell in every format, never 0:
 Canvas shows it as not graded (its final score counts it as 0, its current score leaves it out,
-as its gradebook export notes say), Moodle's importer reads ``""`` as "no grade" (``finalgrade``
-null, left out of aggregation by default), and Blackboard's download writes an ungraded cell
-empty.  A zero would be a grade the grader never gave; give it in the LMS, where its late and
-missing policies are.
+as its gradebook export notes say: https://ts.vcu.edu/askit/teaching-and-learning/canvas/faculty/grading-faculty/gradebook-action-menu-faculty/),
+Moodle's importer reads ``""`` as "no grade" (``update_grade_item`` sets ``finalgrade`` null),
+and for Blackboard, whose help does not say what an empty cell does to a grade already there,
+the upload's confirmation page previews every column before anything changes.  A zero would be
+a grade the grader never gave; give it in the LMS, where its late and missing policies are.
 
 Refusals, one line each, all at once, and then nothing is written (:class:`ExportError`):
 an assignment the gradebook does not know; a graded student missing from the roster, or
