@@ -59,3 +59,26 @@ def test_the_stretches_shown_are_copydetects_and_lie_inside_each_text():
         assert all(0 <= start < end <= len(doc.text) for start, end in stretches)
     shares = detector.part_shares(docs["merged"], stretches_b)
     assert set(shares) == set(sc.FOUR) and min(shares.values()) > 0.5
+
+
+def test_a_fingerprint_assembled_from_filter_code_is_copydetects_own():
+    # documents_of tokenizes on every core and assembles each fingerprint here; it must be the one
+    # CodeFingerprint makes itself, attribute by attribute.
+    text = documents()[0].text
+    own = detector.fingerprint_of(text)
+    assembled = detector.fingerprint_from_filtered(text, *detector._filtered(text))
+    assert assembled.raw_code == own.raw_code and assembled.filtered_code == own.filtered_code
+    assert (assembled.offsets == own.offsets).all() and assembled.hashes == own.hashes
+    assert assembled.hash_idx.keys() == own.hash_idx.keys()
+    assert all(list(assembled.hash_idx[key]) == list(own.hash_idx[key]) for key in own.hash_idx)
+    assert assembled.token_coverage == own.token_coverage
+
+
+def test_a_class_tokenized_on_every_core_scores_as_one_tokenized_here(monkeypatch):
+    release = sc.release_cells()
+    students = [StudentCode(name, {part: own_lines(answers[part], release[part])[0] for part in sc.FOUR})
+                for name, answers in sorted(sc.students().items())]
+    here = detector.compare_class([detector.document_of(student, sc.FOUR) for student in students], sc.FOUR)
+    monkeypatch.setattr(detector, "PARALLEL_FROM", 2)
+    forked = detector.compare_class(detector.documents_of(students, sc.FOUR), sc.FOUR)
+    assert forked == here

@@ -12,7 +12,9 @@ what the detector compares (and the release's cells go to the detector as boiler
 Submissions are untrusted: they are read only through
 :func:`~autograder.nbgrader_io.submission.read_submitted_folder` (regular files, never through a
 link, every size and name bounded) and parsed by
-:func:`~autograder.nbgrader_io.submission.read_submission` (JSON counted before it is built).  A
+:func:`autograder.nbgrader_io.cells.parse_notebook` (JSON counted before it is built), as
+:func:`~autograder.nbgrader_io.submission.read_submission` parses them (not called itself: it also
+builds each part's program for a sandbox, which cost two thirds of reading a class of 300).  A
 student whose notebooks cannot be read is kept with the reason, and compared on what could be read.
 Each part's code is cut at :data:`MAX_PART_CHARS`, so that one huge cell costs what an honest one
 does.
@@ -25,7 +27,7 @@ from ..checks.parts import assignment_parts
 from ..nbgrader_io import cells
 from ..nbgrader_io.gradebook import assignment_dir
 from ..nbgrader_io.release import load_release
-from ..nbgrader_io.submission import MAX_NAME_CHARS, read_submission, read_submitted_folder
+from ..nbgrader_io.submission import MAX_NAME_CHARS, locate_answer, read_submitted_folder
 
 # The course's longest answer cell has about 3,000 characters; four times that leaves room for
 # verbose honest work, and bounds what one cell costs the tokenizer and the page.
@@ -77,33 +79,34 @@ def read_student(folder, release, release_cells):
     """One student's :class:`StudentCode`, read within the grader's bounds."""
     folder = Path(folder)
     submitted = read_submitted_folder(folder, list(release.notebooks))
-    submission = read_submission(submitted, release)
-    notes = [_notebook_note(name, submitted, submission) for name in release.notebooks]
-    notes = [note for note in notes if note]
-    parts = {}
-    for located in submission.located.values():
-        for part, where in located.items():
-            own, cut = own_lines(where.source, release_cells[part])
-            parts[part] = own
+    parts, notes = {}, []
+    for name, release_nb in release.notebooks.items():
+        notebook, note = _parsed(submitted, name)
+        if note:
+            notes.append(note)
+            continue
+        for part in release_nb.parts:
+            where = locate_answer(notebook, release_nb.answers[part.name], part)
+            if where is None:
+                continue
+            parts[part.name], cut = own_lines(where.source, release_cells[part.name])
             if cut:
-                notes.append(f"{part}: only the first {MAX_PART_CHARS:,} characters of the student's own "
+                notes.append(f"{part.name}: only the first {MAX_PART_CHARS:,} characters of the student's own "
                              "code were compared")
     return StudentCode(submitted.student or folder.parent.name, parts, tuple(notes))
 
 
-def _notebook_note(name, submitted, submission):
-    """Why notebook ``name`` was not compared ("" when it was), quoting nothing of the file."""
+def _parsed(submitted, name):
+    """``(notebook, "")``, or ``(None, why)`` for a notebook not read, quoting nothing of the file."""
     file_name = f"{name}.ipynb"
     if file_name in submitted.refused:
-        return f"{file_name} was not read: {submitted.refused[file_name]}"
+        return None, f"{file_name} was not read: {submitted.refused[file_name]}"
     if name not in submitted.files:
-        return f"{file_name} was not submitted"
-    if name not in submission.notebooks:
-        # read_submission's note: "<file>: unreadable (<why>); its parts get 0 points".
-        note = next((note for note in submission.notes if note.startswith(f"{file_name}: unreadable (")), "")
-        why = note.removeprefix(f"{file_name}: unreadable (").partition("); its parts get")[0]
-        return f"{file_name}: {why or 'not a readable notebook'}"
-    return ""
+        return None, f"{file_name} was not submitted"
+    try:
+        return cells.parse_notebook(submitted.files[name], file_name), ""
+    except cells.NotebookError as error:
+        return None, str(error)
 
 
 def own_lines(source, release_source):

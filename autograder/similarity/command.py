@@ -63,7 +63,7 @@ def similarity_command(args):
     out = Path(args.out) if args.out else default_folder(coursedir, args.assignment)
     started = time.monotonic()
     class_code = read_class(coursedir, args.assignment)
-    documents = [detector.document_of(student, class_code.part_names) for student in class_code.students]
+    documents = detector.documents_of(class_code.students, class_code.part_names)
     pairs = detector.compare_class(documents, class_code.part_names)
     shown = shown_pairs(pairs, documents, args.threshold)
     facts = PageFacts(args.assignment, len(documents), len(pairs), args.threshold, detector.NOISE_CHARS,

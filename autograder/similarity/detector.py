@@ -30,15 +30,20 @@ wrote little is contained in many classmates, which the two-sided score does not
 
 **Speed.**  ``compare_files`` costs about 0.2 ms a pair, 9 s for the 44,850 pairs of 300 students on
 a loaded two-core machine.  :func:`compare_class` computes the same overlaps for one student against
-the whole class at once (numpy over an index of which students hold each fingerprint);
+the whole class at once (numpy over an index of which students hold each fingerprint), and Pygments'
+tokenizing, the other large cost, runs on every core (:func:`documents_of`);
 ``tests/test_similarity_detector.py`` holds its numbers equal to ``compare_files`` on every pair of
 its class.  The stretches a page shows come from ``compare_files`` itself (:func:`matched_stretches`).
 """
 import io
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from copydetect.detector import CodeFingerprint, compare_files
+from copydetect.utils import filter_code
 
 # Fingerprint length in filtered characters: copydetect's default, 25.  In filtered text
 # "for i in range(H_out):" is "forVinrange(V):" (15 characters), so two loop headers in a row match
@@ -49,6 +54,8 @@ from copydetect.detector import CodeFingerprint, compare_files
 # (0.75: a copy split into helper functions); 30 narrows it to 0.09.
 NOISE_CHARS = 25
 WINDOW = 1
+# Below this many students one process is quicker than starting others.
+PARALLEL_FROM = 40
 LANGUAGE = "python"
 
 
@@ -63,6 +70,12 @@ class Document:
 
 def document_of(student_code, part_names):
     """The :class:`Document` of a :class:`~.answers.StudentCode`: its parts in ``part_names``' order."""
+    text, spans = _joined(student_code, part_names)
+    return Document(student_code.student, text, spans, fingerprint_of(text))
+
+
+def _joined(student_code, part_names):
+    """``(text, spans)``: the student's parts joined by blank lines, and where each one lies."""
     pieces, spans, at = [], {}, 0
     for part in part_names:
         code = student_code.parts.get(part, "")
@@ -71,27 +84,58 @@ def document_of(student_code, part_names):
         spans[part] = (at, at + len(code))
         pieces.append(code)
         at += len(code) + 2
-    text = "\n\n".join(pieces)
-    return Document(student_code.student, text, spans, fingerprint_of(text))
+    return "\n\n".join(pieces), spans
+
+
+def documents_of(students, part_names):
+    """:func:`document_of` for each of ``students``.  Pygments' lexer is most of the time of a class, so
+    copydetect's ``filter_code`` runs on every core; only its small result comes back (a whole
+    fingerprint pickles to 130 KB and took longer to send than to make), and each fingerprint is
+    assembled here (:func:`fingerprint_from_filtered`), where every hash is computed with this
+    process's hash seed."""
+    texts = [_joined(student, part_names) for student in students]
+    if len(texts) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        filtered = [_filtered(text) for text, _ in texts]
+    else:
+        with ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("fork")) as pool:
+            filtered = list(pool.map(_filtered, [text for text, _ in texts], chunksize=8))
+    return [Document(student.student, text, spans, fingerprint_from_filtered(text, *pieces))
+            for student, (text, spans), pieces in zip(students, texts, filtered)]
 
 
 def fingerprint_of(text):
-    """copydetect's fingerprint of ``text``, read from memory (the name only picks nothing: the language is given)."""
+    """copydetect's fingerprint of ``text``, read from memory (the language is given, not guessed from a name)."""
     return CodeFingerprint("answers.py", NOISE_CHARS, WINDOW, filter=True, language=LANGUAGE,
                            fp=io.StringIO(text))
 
 
-def _occurrences(doc, part_names):
-    """``(positions, hashes, parts)`` of every fingerprint occurrence of ``doc``, sorted by position:
-    its start in the filtered text, its hash, and the index in ``part_names`` of the part it starts in."""
-    fingerprint = doc.fingerprint
-    pairs = [(position, value) for value, positions in fingerprint.hash_idx.items() for position in positions]
+def _filtered(text):
+    """copydetect's tokenized and filtered ``text``, and its offsets back into ``text``."""
+    return filter_code(text, "answers.py", LANGUAGE)
+
+
+def fingerprint_from_filtered(text, filtered_code, offsets):
+    """The fingerprint :func:`fingerprint_of` makes, from ``filter_code``'s result: copydetect's
+    constructor on the filtered text, unfiltered, computes the same hashes and coverage; only the
+    original text and the offsets into it differ, and are set to what filtering gave."""
+    fingerprint = CodeFingerprint("answers.py", NOISE_CHARS, WINDOW, filter=False, language=LANGUAGE,
+                                  fp=io.StringIO(filtered_code))
+    fingerprint.raw_code, fingerprint.offsets = text, offsets
+    return fingerprint
+
+
+def _occurrences(doc):
+    """``(positions, hashes)`` of every fingerprint of ``doc``, by position: with window 1 and no
+    boilerplate copydetect keeps every k-gram, so the positions are 0, 1, ... up to the last start."""
+    pairs = [(position, value) for value, positions in doc.fingerprint.hash_idx.items() for position in positions]
     if not pairs:
         empty = np.zeros(0, np.int64)
-        return empty, empty, empty
+        return empty, empty
     array = np.array(sorted(pairs), dtype=np.int64)
-    positions = array[:, 0]
-    return positions, array[:, 1], _part_of(doc, part_names, _in_text(fingerprint, positions))
+    if not np.array_equal(array[:, 0], np.arange(len(array))):
+        raise ValueError("detector: copydetect kept only some k-grams; the class-wide count needs all of them "
+                         "(window 1, no boilerplate)")
+    return array[:, 0], array[:, 1]
 
 
 def _in_text(fingerprint, positions):
@@ -111,43 +155,50 @@ def _part_of(doc, part_names, places):
     return indices[np.clip(np.searchsorted(starts, places, side="right") - 1, 0, len(spans) - 1)]
 
 
-def _reach(positions, shared, k):
-    """For each row of the boolean ``shared`` (rows x positions): how many filtered characters each
-    shared position adds to the union of the intervals [p, p + k) (0 where not shared).  A row's sum
-    is copydetect's ``token_overlap`` (``get_copied_slices``: stretches end k after their last start)."""
-    inf = np.iinfo(np.int64).max
-    at = np.where(shared, positions[None, :], inf)
-    # The next shared position after each one, per row (inf after the last).
-    following = np.minimum.accumulate(at[:, ::-1], axis=1)[:, ::-1]
-    following = np.concatenate([following[:, 1:], np.full((len(at), 1), inf)], axis=1)
-    reach = np.minimum(following - np.where(shared, positions[None, :], 0), k)
-    return np.where(shared, reach, 0)
+def _covered(shared, k):
+    """For each row of the boolean ``shared`` (rows x n, one column per fingerprint start 0..n-1): which of
+    the n + k - 1 filtered characters lie in [p, p + k) of a shared start p.  A row's count is
+    copydetect's ``token_overlap`` (``get_copied_slices``: each stretch ends k after its last start)."""
+    rows, n = shared.shape
+    before = np.zeros((rows, n + 1), dtype=np.int32)         # before[:, i]: shared starts below i
+    np.cumsum(shared, axis=1, dtype=np.int32, out=before[:, 1:])
+    chars = np.arange(n + k - 1)
+    # Character c is covered when a shared start lies in [c - k + 1, c].
+    return before[:, np.minimum(chars, n - 1) + 1] > before[:, np.maximum(chars - k + 1, 0)]
 
 
 @dataclass(frozen=True)
 class ClassOverlaps:
     """copydetect's measures for every ordered pair of a class, part by part."""
-    overlap: np.ndarray          # [a, b, part]: a's filtered characters in stretches b shares, by a's part
+    overlap: np.ndarray          # [a, b, part]: a's filtered characters in stretches b shares, in a's part
     coverage: np.ndarray         # [a, part]: a's fingerprinted filtered characters (token_coverage)
 
 
 def class_overlaps(documents, part_names):
-    """The :class:`ClassOverlaps` of ``documents``: for each student, the whole class at once."""
+    """The :class:`ClassOverlaps` of ``documents``: for each student, the whole class at once (one
+    student a task, on every core: numpy lets go of the interpreter for all the heavy steps)."""
     part_names = list(part_names)
-    occurrences = [_occurrences(doc, part_names) for doc in documents]
+    occurrences = [_occurrences(doc) for doc in documents]
     count, parts = len(documents), len(part_names)
-    owners_of = _owner_index([hashes for _, hashes, _ in occurrences])
+    owners_of = _owner_index([hashes for _, hashes in occurrences])
     overlap = np.zeros((count, count, parts), dtype=np.int64)
     coverage = np.zeros((count, parts), dtype=np.int64)
-    for index, (positions, hashes, part) in enumerate(occurrences):
+
+    def one_student(index):
+        positions, hashes = occurrences[index]
         if not len(positions):
-            continue
-        one_hot = np.zeros((len(positions), parts), dtype=np.int64)
-        one_hot[np.arange(len(positions)), part] = 1
-        coverage[index] = _reach(positions, np.ones((1, len(positions)), bool), NOISE_CHARS)[0] @ one_hot
+            return
+        # Which part each filtered character belongs to, as a matrix the covered characters multiply.
+        doc, chars = documents[index], np.arange(len(positions) + NOISE_CHARS - 1)
+        one_hot = np.zeros((len(chars), parts), dtype=np.float32)
+        one_hot[chars, _part_of(doc, part_names, _in_text(doc.fingerprint, chars))] = 1
+        coverage[index] = one_hot.sum(axis=0)
         shared = owners_of(hashes, count)
         shared[index] = False
-        overlap[index] = _reach(positions, shared, NOISE_CHARS) @ one_hot
+        overlap[index] = np.rint(_covered(shared, NOISE_CHARS).astype(np.float32) @ one_hot)
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        list(pool.map(one_student, range(count)))
     return ClassOverlaps(overlap, coverage)
 
 
@@ -186,25 +237,26 @@ class PairScore:
 def compare_class(documents, part_names):
     """Every pair (a before b in ``documents``) as a :class:`PairScore`, highest score first."""
     measures = class_overlaps(documents, part_names)
-    pairs = []
-    for i in range(len(documents)):
-        for j in range(i + 1, len(documents)):
-            pairs.append(pair_score(documents[i].student, documents[j].student, measures, i, j, part_names))
+    first, second = np.triu_indices(len(documents), 1)
+    ours, theirs = measures.overlap[first, second], measures.overlap[second, first]       # (pairs, parts)
+    coverage_a, coverage_b = measures.coverage[first], measures.coverage[second]
+    scores = _ratios(ours.sum(1) + theirs.sum(1), coverage_a.sum(1) + coverage_b.sum(1))
+    shares_a, shares_b = _ratios(ours.sum(1), coverage_a.sum(1)), _ratios(theirs.sum(1), coverage_b.sum(1))
+    part_scores = _ratios(ours + theirs, coverage_a + coverage_b).tolist()
+    has_code = ((coverage_a + coverage_b) > 0).tolist()
+    names = [doc.student for doc in documents]
+    pairs = [PairScore(names[a], names[b], score, share_a, share_b,
+                       {part: value for part, value, code in zip(part_names, values, codes) if code})
+             for a, b, score, share_a, share_b, values, codes in zip(
+                 first.tolist(), second.tolist(), scores.tolist(), shares_a.tolist(), shares_b.tolist(),
+                 part_scores, has_code)]
     pairs.sort(key=lambda pair: (-pair.score, pair.a, pair.b))
     return pairs
 
 
-def pair_score(a, b, measures, i, j, part_names):
-    overlap_a, overlap_b = measures.overlap[i, j], measures.overlap[j, i]
-    coverage_a, coverage_b = measures.coverage[i], measures.coverage[j]
-    parts = {part: _ratio(overlap_a[k] + overlap_b[k], coverage_a[k] + coverage_b[k])
-             for k, part in enumerate(part_names) if coverage_a[k] + coverage_b[k]}
-    return PairScore(a, b, _ratio(overlap_a.sum() + overlap_b.sum(), coverage_a.sum() + coverage_b.sum()),
-                     _ratio(overlap_a.sum(), coverage_a.sum()), _ratio(overlap_b.sum(), coverage_b.sum()), parts)
-
-
-def _ratio(numerator, denominator):
-    return float(numerator / denominator) if denominator else 0.0
+def _ratios(numerators, denominators):
+    """numerators / denominators, 0 where a denominator is 0."""
+    return np.divide(numerators, denominators, out=np.zeros(np.shape(numerators)), where=denominators > 0)
 
 
 def matched_stretches(doc_a, doc_b):
