@@ -131,11 +131,19 @@ def test_many_problems_are_listed_up_to_a_bound_then_counted():
     assert len(found) == 21 and found[-1] == "roster roster.csv: 40 more problem(s) not listed"
 
 
-def test_a_roster_that_cannot_be_opened_is_one_line_naming_it(tmp_path):
+def test_a_roster_that_cannot_be_opened_or_is_no_file_is_one_line_naming_it_and_never_blocks(tmp_path):
+    import os
     with pytest.raises(RosterError) as refused:
         read_roster(tmp_path / "missing.csv")
     assert refused.value.problems == ["roster missing.csv: cannot be read (No such file or directory); "
                                       "give the roster's path"]
+    os.mkfifo(tmp_path / "fifo.csv")
+    started = time.perf_counter()
+    for path in (tmp_path / "fifo.csv", tmp_path):
+        with pytest.raises(RosterError) as refused:
+            read_roster(path)
+        assert refused.value.problems[0].startswith(f"roster {path.name}: ")
+    assert time.perf_counter() - started < 2
 
 
 CELLS = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12) | st.sampled_from(

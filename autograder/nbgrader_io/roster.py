@@ -49,7 +49,9 @@ column (a :class:`RosterError` whose ``problems`` are those lines):
 import codecs
 import csv
 import io
+import os
 import re
+import stat
 from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -135,7 +137,11 @@ def read_roster(path):
     """The :class:`Roster` in the file at ``path``; :class:`RosterError` listing every problem."""
     name = Path(path).name
     try:
-        with open(path, "rb") as handle:
+        # Non-blocking, and only a regular file is read: a FIFO or a device given by mistake never hangs it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise RosterError([f"roster {name}: not a regular file; give the roster's path"])
             data = handle.read(MAX_ROSTER_BYTES + 1)
     except OSError as error:
         raise RosterError([f"roster {name}: cannot be read ({error.strerror}); give the roster's path"]) from None
