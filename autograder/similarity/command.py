@@ -40,7 +40,7 @@ MAX_SHOWN_ABOVE = 100        # pairs at or above the threshold drawn side by sid
 SHOWN_BELOW = 5              # the highest pairs below it, drawn too, to show what ordinary looks like
 
 
-class SimilarityError(Exception):
+class SimilarityError(ValueError):
     """The report cannot be written as asked."""
 
 
