@@ -386,13 +386,17 @@ def _png_data_uris(stack, cmap):
     return uris
 
 
-def position_viewer_html(panels, titles, captions, cmap="viridis", width_px=128, interval_ms=400):
+def position_viewer_html(panels, titles, captions, cmap="viridis", width_px=128, interval_ms=400,
+                         alts=None):
     """Self-contained HTML: a row of images, a slider over positions and a play button.
 
     ``panels`` is a list of stacks ``(P, H, W)``, one per panel (sizes may
     differ between panels; each is drawn ``width_px`` wide with sharp pixels and
     its own colour scale, shared across positions so that movement is visible);
-    ``titles`` names the panels and ``captions`` describes each position.  The
+    ``titles`` names the panels and ``captions`` describes each position.
+    ``alts`` describes each panel's image to a screen reader (what it shows and how it
+    moves, since the image changes with the slider); it defaults to the titles, which are
+    labels rather than descriptions.  The
     frames are embedded as PNG data URIs and a few lines of JavaScript swap
     them, so the viewer works in a static web page with no kernel and no
     network, as well as in Jupyter.
@@ -400,6 +404,9 @@ def position_viewer_html(panels, titles, captions, cmap="viridis", width_px=128,
     positions = len(captions)
     if len(panels) != len(titles) or not panels:
         raise ValueError(f"position_viewer_html: {len(panels)} panels but {len(titles)} titles")
+    alts = list(titles) if alts is None else list(alts)
+    if len(alts) != len(titles):
+        raise ValueError(f"position_viewer_html: {len(titles)} panels but {len(alts)} alts")
     for title, stack in zip(titles, panels):
         if stack.dim() != 3 or stack.shape[0] != positions:
             raise ValueError(f"position_viewer_html: panel {title!r} must have shape "
@@ -409,9 +416,9 @@ def position_viewer_html(panels, titles, captions, cmap="viridis", width_px=128,
     figures = "".join(
         f'<figure style="margin:0;text-align:center">'
         f'<img data-panel="{i}" src="{frames[i][0]}" width="{width_px}" height="{width_px}" '
-        f'alt="{html.escape(title)}" style="image-rendering:pixelated;border:1px solid #888">'
+        f'alt="{html.escape(alt)}" style="image-rendering:pixelated;border:1px solid #888">'
         f'<figcaption style="font-size:0.85em">{html.escape(title)}</figcaption></figure>'
-        for i, title in enumerate(titles))
+        for i, (title, alt) in enumerate(zip(titles, alts)))
     return f"""<div id="{uid}" style="max-width:100%">
 <div style="display:flex;flex-wrap:wrap;gap:10px">{figures}</div>
 <div style="display:flex;align-items:center;gap:8px;margin-top:6px">

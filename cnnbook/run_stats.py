@@ -6,7 +6,8 @@ some runs fail outright (a network stuck at chance), the mean of a bimodal
 result describes no run at all.  So the labs report the **median and the
 range** of the runs that worked, and count the runs that failed separately
 (:func:`split_failures`).  An accuracy measured on ``n`` test images is itself
-uncertain; :func:`binomial_interval` gives its 95 % interval.
+uncertain; :func:`binomial_interval` gives its 95 % interval, and
+:func:`interval_clause` says it in words for several scores at once.
 """
 import math
 
@@ -43,6 +44,35 @@ def binomial_interval(successes, n, z=1.96):
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def interval_clause(scores, n):
+    """Words for the 95 % intervals of accuracies measured on ``n`` test images.
+
+    ``scores`` maps a label to an accuracy, in the order to mention them.  Scores that read the
+    same (to a whole percent) have the same interval, so they share one clause instead of
+    repeating it: ``{"pooled": 0.9, "flat": 0.75}`` on 40 images gives "a score of 90% (pooled)
+    could be anywhere from 77% to 96% (95 % binomial interval), and 75% (flat) anywhere from
+    60% to 86%", and two scores of 90% give "a score of 90% (pooled and flat) could be anywhere
+    from 77% to 96% (95 % binomial interval)".
+    """
+    if not scores:
+        raise ValueError("interval_clause: no scores")
+    groups = {}                         # the score as shown -> (labels, its interval as shown)
+    for label, accuracy in scores.items():
+        shown = f"{accuracy:.0%}"
+        low, high = binomial_interval(round(accuracy * n), n)
+        groups.setdefault(shown, ([], f"{low:.0%} to {high:.0%}"))[0].append(label)
+    clauses = [f"{shown} ({_and(labels)}) {'could be ' if k == 0 else ''}anywhere from {interval}"
+               + (" (95 % binomial interval)" if k == 0 else "")
+               for k, (shown, (labels, interval)) in enumerate(groups.items())]
+    return "a score of " + (clauses[0] if len(clauses) == 1
+                            else ", ".join(clauses[:-1]) + ", and " + clauses[-1])
+
+
+def _and(items):
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def median_text(values, percent=True):

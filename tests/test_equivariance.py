@@ -226,6 +226,19 @@ def test_position_viewer_html_embeds_every_frame_and_checks_shapes():
         position_viewer_html(panels, ["a"], [str(k) for k in range(5)])
 
 
+def test_position_viewer_images_carry_their_descriptions_as_alt_text():
+    panels = [torch.rand(5, 8, 8), torch.rand(5, 2, 2)]
+    captions = [str(k) for k in range(5)]
+    described = position_viewer_html(panels, ["input", "map"], captions,
+                                     alts=["A digit that moves", "Its map, \"moving\" too"])
+    assert 'alt="A digit that moves"' in described and 'alt="input"' not in described
+    assert 'alt="Its map, &quot;moving&quot; too"' in described
+    assert '<figcaption style="font-size:0.85em">input</figcaption>' in described
+    assert 'alt="input"' in position_viewer_html(panels, ["input", "map"], captions)
+    with pytest.raises(ValueError, match="2 panels but 1 alts"):
+        position_viewer_html(panels, ["input", "map"], captions, alts=["one"])
+
+
 # --- the shifted-MNIST lab notebook --------------------------------------------
 
 LAB = Path(__file__).resolve().parent.parent / "book" / "labs" / "shifted_mnist_equivariance.ipynb"

@@ -1,7 +1,8 @@
 """cnnbook.run_stats: medians, failures counted apart, and binomial intervals."""
 import pytest
 
-from cnnbook.run_stats import binomial_interval, describe_runs, median_and_range, split_failures
+from cnnbook.run_stats import (binomial_interval, describe_runs, interval_clause, median_and_range,
+                               split_failures)
 
 
 def test_median_and_range_of_a_bimodal_sample_describe_the_runs_not_their_mean():
@@ -29,3 +30,24 @@ def test_binomial_interval_matches_the_wilson_formula_and_stays_in_bounds():
     assert binomial_interval(0, 40)[0] == 0.0 and binomial_interval(0, 40)[1] > 0.0
     with pytest.raises(ValueError, match="0 <= successes <= n"):
         binomial_interval(5, 4)
+
+
+def test_interval_clause_gives_each_score_its_interval():
+    text = interval_clause({"pooled": 0.9, "flat": 0.75}, 40)
+    assert text == ("a score of 90% (pooled) could be anywhere from 77% to 96% (95 % binomial "
+                    "interval), and 75% (flat) anywhere from 60% to 86%")
+
+
+def test_interval_clause_says_equal_scores_once():
+    text = interval_clause({"pooled": 0.9, "flat": 0.9}, 40)
+    assert text == ("a score of 90% (pooled and flat) could be anywhere from 77% to 96% "
+                    "(95 % binomial interval)")
+    assert text.count("77% to 96%") == 1
+
+
+def test_interval_clause_joins_three_scores_and_refuses_none():
+    text = interval_clause({"a": 0.9, "b": 0.9, "c": 0.5}, 40)
+    assert text.startswith("a score of 90% (a and b) could be") and text.endswith(
+        ", and 50% (c) anywhere from 35% to 65%")
+    with pytest.raises(ValueError, match="interval_clause: no scores"):
+        interval_clause({}, 40)
