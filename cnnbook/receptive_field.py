@@ -139,3 +139,27 @@ def measure_receptive_field(model, input_shape, trials=4, seed=0):
         raise ValueError(f"measure_receptive_field: the receptive field reaches the border of "
                          f"the {height}x{width} input; use a larger input_shape")
     return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+
+
+def pixels_read(model, input_shape, unit=None):
+    """Boolean (H, W) map of the input pixels that an output unit reads.
+
+    ``unit`` is an output position ``(row, col)`` (all output channels together); ``None``
+    asks for the pixels that *any* output unit reads.  Unlike :func:`input_gradient_map`,
+    which looks at random inputs, this is structural: a copy of the model with every
+    convolution weight set to 1 and every bias to 0 sees an input of ones, so every path from
+    a pixel to an output adds a positive amount to the gradient and none can cancel.  It is
+    exact for stacks of convolutions with element-wise layers (ReLU) between them; a max
+    pooling layer would still pass only one input per window.
+    """
+    probe = copy.deepcopy(model).double().eval()
+    with torch.no_grad():
+        for module in probe.modules():
+            if isinstance(module, nn.Conv2d):
+                module.weight.fill_(1.0)
+                if module.bias is not None:
+                    module.bias.zero_()
+    x = torch.ones((1, *input_shape), dtype=torch.float64, requires_grad=True)
+    out = probe(x)
+    (out.sum() if unit is None else out[0, :, unit[0], unit[1]].sum()).backward()
+    return (x.grad[0].sum(dim=0) > 0).numpy()

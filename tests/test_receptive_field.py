@@ -1,10 +1,12 @@
 """The receptive-field recurrence agrees with what autograd measures."""
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from cnnbook.receptive_field import (Window, input_gradient_map, measure_receptive_field,
-                                     receptive_field, receptive_field_table, windows_of)
+                                     pixels_read, receptive_field, receptive_field_table,
+                                     windows_of)
 
 
 def test_recurrence_on_textbook_stacks():
@@ -65,3 +67,22 @@ def test_invalid_arguments_are_rejected():
         windows_of(nn.Conv2d(1, 1, (3, 5)))
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
         input_gradient_map(nn.Conv2d(1, 1, 3), (9, 9))
+
+
+def dilated_stack(dilations):
+    return torch.nn.Sequential(*[torch.nn.Conv2d(2, 2, 3, padding=d, dilation=d) for d in dilations])
+
+
+def test_dilations_sharing_a_factor_leave_gaps_in_a_unit_field_but_not_in_the_input():
+    net = dilated_stack((2, 2, 2))
+    centre = pixels_read(net, (2, 33, 33), unit=(16, 16))
+    rows, cols = np.nonzero(centre)
+    assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (13, 13)
+    assert centre.sum() == 49                          # 7 x 7 taps at even offsets
+    assert centre[16, 17] == 0 and centre[16, 18] == 1
+    assert pixels_read(net, (2, 33, 33)).all()          # every pixel is read by some unit
+
+
+def test_doubling_dilations_read_every_pixel_of_the_field():
+    centre = pixels_read(dilated_stack((1, 2, 4)), (2, 33, 33), unit=(16, 16))
+    assert centre.sum() == 15 * 15
