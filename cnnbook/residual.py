@@ -128,9 +128,11 @@ def gradient_ratios(variants, depths, channels=8, size=8, batch=4, draws=3, seed
     would block the shortcut's gradient in the same pixels at every depth.  Batch norm runs
     in training mode (batch statistics), as it does at the first step.
     """
-    generator = torch.Generator().manual_seed(seed)
     ratios = {}
     for variant in variants:
+        # every variant starts from the same seed: the same weights before any cure, the same
+        # inputs and upstream gradients, so two variants differ only by their design
+        generator = torch.Generator().manual_seed(seed)
         for depth in depths:
             values = []
             for _ in range(draws):

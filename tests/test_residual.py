@@ -161,3 +161,11 @@ def test_shrink_images_standardises_with_the_training_statistics():
     assert float(small.mean()) == pytest.approx(0, abs=1e-5)
     again, _, _ = shrink_images(images, 7, mean, std)
     assert torch.equal(again, small)
+
+
+def test_two_variants_are_measured_on_the_same_draws():
+    # with no shortcut and no cure a variant's label differs but its stack is the same
+    one = Variant(shortcut=False, init="he")
+    same = gradient_ratios([one], [4], draws=2)
+    both = gradient_ratios([PLAIN_DEFAULT, one], [4], draws=2)
+    assert both[(one.label, 4)] == same[(one.label, 4)]
