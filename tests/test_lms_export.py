@@ -268,3 +268,11 @@ def test_the_export_waits_for_a_record_in_progress_under_the_gradebook_lock(grad
         assert not finished and not (course / "grades-moodle.csv").exists()
     exporting.join(timeout=60)
     assert finished and finished[0][0] == 0
+
+
+def test_a_roster_with_a_problem_stops_the_export_before_the_gradebook_is_read(graded_class, tmp_path):
+    status, stdout, stderr, path = export(graded_class, "moodle", roster=ROSTER + ERIN + "=cmd|' /C calc'!A0,,,,,,,,\n",
+                                          out=tmp_path / "m.csv")
+    assert status == 2 and stdout == "" and not path.exists()
+    assert stderr.splitlines() == ["error: roster roster.csv line 7, column nbgrader_id: starts with '=', which a "
+                                   "spreadsheet runs as a formula"]

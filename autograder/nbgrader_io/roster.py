@@ -261,7 +261,7 @@ def _collisions(entries, name):
             value = getattr(entry, column)
             key = value.casefold()
             if value and key in seen:
-                problems.append(f"roster {name} line {line}, column {column}: {value!r} is already on line "
+                problems.append(f"roster {name} line {line}, column {column}: {value[:40]!r} is already on line "
                                 f"{seen[key]} (ignoring case); each student once")
             seen.setdefault(key, line)
     return problems
