@@ -22,7 +22,7 @@ GUIDE_DIR = REPO / "book" / "instructors"
 GUIDE_PAGES = sorted(GUIDE_DIR.glob("*.md"))
 # The pages this module's step lists were written for; each is checked to exist.
 TASK_PAGES = ("grading_guide.md", "set_up.md", "release_and_collect.md", "grade.md", "feedback_and_grades.md",
-              "grade_on_submit.md", "large_courses.md", "protections.md")
+              "grade_on_submit.md", "large_courses.md", "protections.md", "lms_round_trip.md")
 # Pages and sections written by other engineers, whose commands other tests own.
 OTHER_PAGES = ("large_courses.md", "protections.md")
 OTHER_SECTIONS = ("## Isolation and limits", "## How the grader works")
@@ -33,8 +33,11 @@ STEPS_RUN_BY_THE_LOOP = ("exchange", "generate", "due-date", "release", "collect
 STEPS_RUN_HERE = ("setup",)
 STEPS_RUN_BY_THE_BROWSER_TEST = ("formgrader",)
 STEPS_RUN_BY_THE_SERVICE_TEST = ("serve",)           # tests/test_service_exchange.py
+STEPS_RUN_BY_THE_ROUND_TRIP_TEST = ("roster-intake", "export-canvas", "export-moodle",
+                                    "export-blackboard")     # tests/test_lms_export_guide.py
 CONFIGS_USED_BY_THE_LOOP = ("late-penalty", "exchange")
 CONFIGS_USED_BY_THE_SERVICE_TEST = ("grade-on-submit",)
+CONFIGS_USED_BY_THE_ROUND_TRIP_TEST = ("roster",)    # tests/test_lms_export_guide.py
 
 
 def instructor_sections(text):
@@ -95,11 +98,12 @@ def test_every_shell_block_of_the_instructor_sections_is_a_named_step():
 def test_every_named_step_and_configuration_is_run_by_a_test():
     pages = {(kind, name): page for page, kind, name, _body in tagged_blocks()}
     steps = set(guide_blocks("step"))
-    listed = set(STEPS_RUN_BY_THE_LOOP + STEPS_RUN_HERE + STEPS_RUN_BY_THE_BROWSER_TEST + STEPS_RUN_BY_THE_SERVICE_TEST)
+    listed = set(STEPS_RUN_BY_THE_LOOP + STEPS_RUN_HERE + STEPS_RUN_BY_THE_BROWSER_TEST + STEPS_RUN_BY_THE_SERVICE_TEST
+                 + STEPS_RUN_BY_THE_ROUND_TRIP_TEST)
     assert not steps - listed, {name: pages["step", name] for name in steps - listed}   # no test runs them
     assert not listed - steps, listed - steps                                           # no page has them
     configs = set(guide_blocks("config"))
-    listed = set(CONFIGS_USED_BY_THE_LOOP + CONFIGS_USED_BY_THE_SERVICE_TEST)
+    listed = set(CONFIGS_USED_BY_THE_LOOP + CONFIGS_USED_BY_THE_SERVICE_TEST + CONFIGS_USED_BY_THE_ROUND_TRIP_TEST)
     assert not configs - listed, {name: pages["config", name] for name in configs - listed}
     assert not listed - configs, listed - configs
 

@@ -12,7 +12,11 @@
 * ``regenerate.py``: regenerating the release without losing the old one on failure;
 * ``lms_intake.py``: an LMS's bulk download into ``submitted/``, every notebook accounted for:
   ``lms_names.py`` reads who uploaded a file from the part of its name the LMS writes, and
-  ``upload_zips.py`` reads the download and the students' zips within counted budgets;
+  ``upload_zips.py`` reads the download and the students' zips within counted budgets; with a
+  roster (``roster.py``: each nbgrader id beside the student's ids in each LMS, read strictly) each
+  upload is filed under its nbgrader id;
+* ``lms_export.py``: the gradebook's totals in Canvas's, Moodle's or Blackboard's own grade import
+  file, by the roster's ids;
 * hooks that ``nbgrader_config.py`` installs into nbgrader itself: ``feedback_page.py``
   (``generate_feedback``: the whole trusted feedback on every page), ``feedback_release.py``
   (``release_feedback`` for hub and LMS students), ``exchange_collect.py`` (``collect`` taking a
