@@ -41,7 +41,7 @@ grade import format (:mod:`autograder.nbgrader_io.lms_export`).
 ``serve`` grades each submission as it lands in nbgrader's exchange and releases its feedback, under
 the course's policy (:mod:`autograder.service`, :mod:`autograder.submit_policy`) until SIGTERM.
 ``--cluster``/``--scheduler`` grade on Dask workers started by ``worker``
-(:mod:`autograder.cluster`, :mod:`autograder.grading_worker`); the guide
+(:mod:`autograder.cluster`, :mod:`autograder.grading_worker`); the guide's
 page "Large courses" (book/instructors/large_courses.md) says how to deploy them.
 """
 import argparse
