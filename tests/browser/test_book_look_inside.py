@@ -43,6 +43,7 @@ def chapter(browser, site_url):
                                                                                      problems):
         for image in page.locator("main figure img").all():
             image.scroll_into_view_if_needed()       # a lazily loaded image loads when shown
+        page.wait_for_load_state("networkidle")
         page.wait_for_function("() => Array.from(document.querySelectorAll('main figure img'))"
                                ".every(img => img.complete)")
         figures = page.evaluate(FIGURE_STATE_JS)
