@@ -24,7 +24,6 @@ Students of the same source are a copied pair; every other pair is independent. 
 the assignment are left as released, so that their scaffolding (taken out before comparing) is all
 that the students share there.
 """
-import sys
 from pathlib import Path
 
 import corpus

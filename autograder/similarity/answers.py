@@ -27,7 +27,7 @@ from ..checks.parts import assignment_parts
 from ..nbgrader_io import cells
 from ..nbgrader_io.gradebook import assignment_dir
 from ..nbgrader_io.release import load_release
-from ..nbgrader_io.submission import MAX_NAME_CHARS, locate_answer, read_submitted_folder
+from ..nbgrader_io.submission import locate_answer, read_submitted_folder
 
 # The course's longest answer cell has about 3,000 characters; four times that leaves room for
 # verbose honest work, and bounds what one cell costs the tokenizer and the page.
@@ -47,7 +47,6 @@ class ClassCode:
     """The whole class as the detector sees it."""
     assignment: str
     part_names: tuple                        # in the release's order
-    release: dict                            # part name -> the release's answer cell
     students: list = field(default_factory=list)
 
 
@@ -61,17 +60,17 @@ def read_class(coursedir, assignment):
     submitted = Path(coursedir.root) / coursedir.submitted_directory
     students = [read_student(submitted / name / assignment, release, release_cells)
                 for name in student_names(submitted, assignment)]
-    return ClassCode(assignment, part_names, {p: release_cells[p] for p in part_names}, students)
+    return ClassCode(assignment, part_names, students)
 
 
 def student_names(submitted, assignment):
-    """Names of the folders under ``submitted/`` that hold an entry ``assignment`` (links included:
-    the reader refuses them with a reason, so that the report says who was left out)."""
+    """Names of the folders under ``submitted/`` that hold an entry ``assignment`` (links and odd names
+    included: the reader refuses them with a reason, so that the report says who was left out)."""
     try:
         entries = sorted(entry.name for entry in Path(submitted).iterdir())
     except FileNotFoundError:
         return []
-    return [name for name in entries if not name.startswith(".") and len(name) <= MAX_NAME_CHARS
+    return [name for name in entries if not name.startswith(".")
             and os.path.lexists(Path(submitted) / name / assignment)]
 
 

@@ -271,12 +271,3 @@ def _as_pairs(slices):
     if slices.ndim != 2 or slices.shape[1] == 0:
         return []
     return [(int(start), int(end)) for start, end in zip(slices[0], slices[1])]
-
-
-def part_shares(doc, stretches):
-    """``{part: share of its characters inside a matched stretch}`` for the parts of ``doc``."""
-    shares = {}
-    for part, (start, end) in doc.spans.items():
-        inside = sum(max(0, min(end, s_end) - max(start, s_start)) for s_start, s_end in stretches)
-        shares[part] = inside / (end - start) if end > start else 0.0
-    return shares
