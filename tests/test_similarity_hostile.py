@@ -61,6 +61,7 @@ def hostile(tmp_path_factory):
     corpus.write_submission(course, HTML_NAME, "numpy_cnn", filled_with(SCRIPT_CODE))
     corpus.write_submission(course, FORMULA_NAME, "numpy_cnn", sc.INDEPENDENT["instructor"])
     corpus.write_submission(course, "huge", "numpy_cnn", filled_with("    a = np.zeros(3)\n" * 250_000))
+    corpus.write_submission(course, "odd\tname", "numpy_cnn", sc.INDEPENDENT["instructor"])
     submitted = course / "submitted"
     (submitted / "linked").mkdir()
     os.symlink(submitted / "instructor" / "numpy_cnn", submitted / "linked" / "numpy_cnn")
@@ -118,7 +119,8 @@ def test_links_fifos_and_unreadable_notebooks_are_named_and_never_followed(hosti
             "file; the grader reads only regular files") in text
     assert "odd_files: max_pooling.ipynb was not read: the submitted file is a symbolic link" in text
     assert "odd_files: convnet.ipynb: not a readable Jupyter notebook (not JSON of nbformat 4)" in text
-    assert "No code of their own to compare: linked, odd_files." in text
+    assert "odd\tname: convolution.ipynb was not read: the submitted folder has an odd name" in text
+    assert "No code of their own to compare: linked, odd\tname, odd_files." in text
     # The link to the instructor's folder was not followed: linked shares nothing with the instructor.
     row = next(row for row in hostile["rows"] if {row["student_a"], row["student_b"]} == {"instructor", "linked"})
     assert float(row["score"]) == 0.0
