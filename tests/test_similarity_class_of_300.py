@@ -8,9 +8,10 @@ notebooks, 44,850 pairs, the page and the CSV) is timed; the copies must score a
 (Honest students here share whole functions drawn from the same six, so many honest pairs score high
 too: this class measures time, ``test_similarity_ranking.py`` the ranking.)
 
-Measured on the course's two-core machine while other work kept its load average at 4 to 6: 29.6 s
-of wall-clock time for the whole command, 22.7 s of processor time (imports 3.5 s, reading 1.1 s,
-Pygments' tokenizing 8.7 s on both cores, all pairs 5.9 s, stretches, page and CSV under 1 s).
+Measured on the course's two-core machine: 15.8 and 17.0 s of wall-clock time for the whole command
+at a load average of 1.5 (about 23 s of processor time on both cores: imports 3.5 s, reading 1.1 s,
+Pygments' tokenizing 8.7 s, all pairs 5.9 s, stretches, page and CSV under 1 s); 29.6 s while other
+work kept the load average at 5.
 """
 import random
 import time
