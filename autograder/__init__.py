@@ -13,6 +13,8 @@ only the ones before it (``tests/test_autograder_layout.py`` enforces it):
 * ``isolation/``: the host side of isolation: starting, limiting and talking to sandboxes;
 * ``checks/``: the hidden checks with their oracle, cases and comparisons;
 * ``nbgrader_io/``: notebooks, release, submissions, autograded notebooks, gradebook;
+* ``similarity/``: the similarity report (which students' answer cells look alike), reading
+  submissions only through ``nbgrader_io/``'s bounded readers, writing only its own folder;
 * this folder: the command line (``__main__.py``), one submission
   (``one_submission.py``), a whole class (``whole_class.py``), the runners that grade a list
   of submissions (``runners.py``; ``cluster.py`` on Dask; ``lasting_runner.py`` for the grading

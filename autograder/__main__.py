@@ -8,6 +8,7 @@
     python -m autograder grades ASSIGNMENT
     python -m autograder intake ASSIGNMENT DOWNLOAD --lms canvas|blackboard|moodle --timezone ZONE [--update] [--roster FILE]
     python -m autograder export ASSIGNMENT --lms canvas|moodle|blackboard --roster FILE [--out FILE] [--allow-ungraded]
+    python -m autograder similarity ASSIGNMENT [--threshold T] [--out DIR]
     python -m autograder isolation
     python -m autograder check
 
@@ -61,6 +62,7 @@ from .nbgrader_io.lms_export import LMS_NAMES, MOODLE_KEYS, ExportError, ExportR
 from .nbgrader_io.roster import RosterError, read_roster
 from .nbgrader_io.release import ReleaseError
 from .runners import choose_isolation
+from .similarity.command import add_similarity_command, similarity_command
 from .whole_class import PREFLIGHT_POLICIES, PreflightFailed, grade_class, write_class_grades
 
 
@@ -91,6 +93,7 @@ def main(argv=None):
     grades = commands.add_parser("grades", help="write grades.csv again from the gradebook (after manual grading)")
     grades.add_argument("assignment")
     _add_intake_command(commands)
+    add_similarity_command(commands)
     _add_export_command(commands)
     commands.add_parser("isolation", help="start one sandbox and report what it can reach")
     commands.add_parser("check", help="is this machine ready to grade? one line per check")
@@ -143,6 +146,8 @@ def _run(args):
         return check_command()
     if args.command == "intake":
         return intake_command(args)
+    if args.command == "similarity":
+        return similarity_command(args)
     if args.command == "export":
         return export_command(args)
     if args.command == "worker":

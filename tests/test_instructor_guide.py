@@ -22,7 +22,8 @@ GUIDE_DIR = REPO / "book" / "instructors"
 GUIDE_PAGES = sorted(GUIDE_DIR.glob("*.md"))
 # The pages this module's step lists were written for; each is checked to exist.
 TASK_PAGES = ("grading_guide.md", "set_up.md", "release_and_collect.md", "grade.md", "feedback_and_grades.md",
-              "grade_on_submit.md", "large_courses.md", "protections.md", "lms_round_trip.md")
+              "grade_on_submit.md", "large_courses.md", "protections.md", "lms_round_trip.md",
+              "similarity_report.md")
 # Pages and sections written by other engineers, whose commands other tests own.
 OTHER_PAGES = ("large_courses.md", "protections.md")
 OTHER_SECTIONS = ("## Isolation and limits", "## How the grader works")
@@ -35,6 +36,7 @@ STEPS_RUN_BY_THE_BROWSER_TEST = ("formgrader",)
 STEPS_RUN_BY_THE_SERVICE_TEST = ("serve",)           # tests/test_service_exchange.py
 STEPS_RUN_BY_THE_ROUND_TRIP_TEST = ("roster-intake", "export-canvas", "export-moodle",
                                     "export-blackboard")     # tests/test_lms_export_guide.py
+STEPS_RUN_BY_THE_SIMILARITY_TEST = ("similarity", "similarity-threshold")   # tests/test_similarity_guide.py
 CONFIGS_USED_BY_THE_LOOP = ("late-penalty", "exchange")
 CONFIGS_USED_BY_THE_SERVICE_TEST = ("grade-on-submit",)
 CONFIGS_USED_BY_THE_ROUND_TRIP_TEST = ("roster",)    # tests/test_lms_export_guide.py
@@ -99,7 +101,7 @@ def test_every_named_step_and_configuration_is_run_by_a_test():
     pages = {(kind, name): page for page, kind, name, _body in tagged_blocks()}
     steps = set(guide_blocks("step"))
     listed = set(STEPS_RUN_BY_THE_LOOP + STEPS_RUN_HERE + STEPS_RUN_BY_THE_BROWSER_TEST + STEPS_RUN_BY_THE_SERVICE_TEST
-                 + STEPS_RUN_BY_THE_ROUND_TRIP_TEST)
+                 + STEPS_RUN_BY_THE_ROUND_TRIP_TEST + STEPS_RUN_BY_THE_SIMILARITY_TEST)
     assert not steps - listed, {name: pages["step", name] for name in steps - listed}   # no test runs them
     assert not listed - steps, listed - steps                                           # no page has them
     configs = set(guide_blocks("config"))

@@ -3,10 +3,6 @@
 ``book/instructors/similarity_report.md`` tags each shell block ``% guide-step: NAME`` (read with the
 instructor guide's own ``TAGGED`` pattern).  Each block runs with ``bash -e`` from the root of a
 throw-away course holding the class of ``tests/similarity_class.py``, and does what the page says.
-
-``python -m autograder similarity`` needs the ``similarity`` command wired into ``autograder/__main__.py``
-(``add_similarity_command``/``similarity_command`` of :mod:`autograder.similarity.command`); until it is,
-these tests are expected to fail (strict: once it is wired they must pass).
 """
 import subprocess
 from pathlib import Path
@@ -19,9 +15,6 @@ from test_instructor_guide import TAGGED
 
 PAGE = corpus.REPO / "book" / "instructors" / "similarity_report.md"
 STEPS = ("similarity", "similarity-threshold")
-WIRED = "add_similarity_command" in (corpus.REPO / "autograder" / "__main__.py").read_text(encoding="utf-8")
-until_wired = pytest.mark.xfail(not WIRED, strict=True,
-                                reason="autograder/__main__.py does not wire the similarity command yet")
 
 
 def steps():
@@ -47,7 +40,6 @@ def test_the_page_tags_its_two_steps_and_no_other_shell_block():
     assert text.count("```bash\n") == len(STEPS)
 
 
-@until_wired
 def test_the_similarity_step_writes_the_report_where_the_page_says(course):
     out = run_step(course, "similarity")
     folder = Path(course) / "autograded" / ".autograder" / "numpy_cnn" / "similarity"
@@ -56,7 +48,6 @@ def test_the_similarity_step_writes_the_report_where_the_page_says(course):
     assert all(sc.is_copied_pair(row["student_a"], row["student_b"]) for row in rows[:7])
 
 
-@until_wired
 def test_the_threshold_step_writes_its_own_folder_with_the_higher_threshold(course):
     out = run_step(course, "similarity-threshold")
     assert "5 pairs at or above 0.8" in out      # renamed, recommented, reordered, disguised, merged

@@ -26,7 +26,7 @@ SCRIPT_CODE = '''\
 TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "h3", "section", "p", "ul", "li",
         "code", "table", "thead", "tbody", "tr", "th", "td", "meter", "a", "div", "figure", "figcaption", "pre", "mark"}
 ATTRIBUTES = {"charset", "http-equiv", "content", "name", "lang", "class", "id", "href", "min", "max", "value",
-              "aria-labelledby"}
+              "aria-labelledby", "tabindex"}      # tabindex: a scrolling code box reachable by keyboard
 
 
 class Markup(HTMLParser):

@@ -167,7 +167,7 @@ def _side(student, doc, stretches, part):
         return f"<figure><figcaption>{_e(student)}</figcaption><p>No code of their own.</p></figure>"
     start, end = doc.spans[part]
     return (f"<figure><figcaption>{_e(student)}</figcaption>"
-            f"<pre><code>{marked(doc.text, start, end, stretches)}</code></pre></figure>")
+            f"<pre tabindex=\"0\"><code>{marked(doc.text, start, end, stretches)}</code></pre></figure>")
 
 
 def marked(text, start, end, stretches):
