@@ -169,3 +169,10 @@ def test_two_variants_are_measured_on_the_same_draws():
     same = gradient_ratios([one], [4], draws=2)
     both = gradient_ratios([PLAIN_DEFAULT, one], [4], draws=2)
     assert both[(one.label, 4)] == same[(one.label, 4)]
+
+
+def test_a_zeroed_gamma_still_receives_a_gradient_so_training_can_turn_the_branch_on():
+    torch.manual_seed(0)
+    stack = make_stack(RESIDUAL_ZERO_GAMMA, 2, 4)
+    stack(torch.rand(2, 4, 6, 6) + 0.1).sum().backward()
+    assert all(block.branch[-1].weight.grad.abs().sum() > 0 for block in stack)
