@@ -144,9 +144,10 @@ class ResidualBlock(nn.Module):
     The building block of ResNets and of the "ResNet-9" of the fast CIFAR-10
     records (He et al., 2016; Page, 2018).  Because the block adds its input to
     its output, the gradient reaching ``x`` is the incoming gradient *plus* what
-    flows back through ``body``: a deep stack of such blocks cannot lose its
-    gradient the way a plain stack can (the chapter "From layers to networks"
-    measures it).
+    flows back through ``body``.  Unlike He et al.'s basic block, ``body`` ends in
+    a ReLU, so zeroing its last batch-norm gamma would freeze the branch (the
+    ReLU's gradient at 0 is 0); the chapter "From layers to networks" measures
+    the basic block of :mod:`cnnbook.residual` instead.
     """
 
     def __init__(self, channels, batchnorm=False):

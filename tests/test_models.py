@@ -115,7 +115,7 @@ def test_a_residual_block_whose_body_outputs_zero_is_the_identity():
     assert torch.equal(block(x), x)
 
 
-def test_residual_connections_carry_the_gradient_through_a_deep_stack():
+def test_under_pytorch_default_init_the_shortcut_keeps_the_gradient_a_plain_stack_loses():
     torch.manual_seed(0)
     x = torch.randn(2, 4, 8, 8, requires_grad=True)
     ratios = {}
