@@ -34,7 +34,7 @@ from hub import accounts
 from hub.course_hub import PROXY, processes_of_run
 from test_instructor_guide import guide_blocks
 from test_instructor_loop import GUIDE_EXCHANGE, fill_answers, page_feedback
-from test_service_exchange import SITE_PACKAGES, STUDENT_PYTHON
+from test_service_exchange import STUDENT_PYTHON, nbgrader_as
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "numpy_cnn"
@@ -277,21 +277,13 @@ class Hub:
         assert done.returncode == 0, f"{step}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return done.stdout + done.stderr
 
-    def as_cal(self, *args):
-        """``nbgrader ARGS`` as the hostile student, in a terminal of their own (their Unix user, their home)."""
-        account = pwd.getpwnam(HOSTILE)
-        done = subprocess.run([str(STUDENT_PYTHON), "-m", "nbgrader", *args, f"--Exchange.root={self.exchange}",
-                               f"--course={COURSE_ID}"], cwd=account.pw_dir, user=account.pw_uid,
-                              group=account.pw_gid, extra_groups=[], capture_output=True, text=True, timeout=300,
-                              env={"PATH": "/usr/bin:/bin", "HOME": account.pw_dir, "PYTHONPATH": SITE_PACKAGES})
-        assert done.returncode == 0, f"{HOSTILE}: nbgrader {args}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-
     def hostile_classmate_submits(self, seen):
-        """In the minute the others submitted: cal fetches and submits what patches numpy and fakes its scores."""
-        self.as_cal("fetch_assignment", ASSIGNMENT)
+        """In the minute the others submitted: cal, in a terminal of their own, fetches and submits what
+        patches numpy and fakes its scores."""
+        nbgrader_as(HOSTILE, self.exchange, "fetch_assignment", ASSIGNMENT)
         fill_answers(Path(pwd.getpwnam(HOSTILE).pw_dir) / ASSIGNMENT,
                      dict((corpus.HOSTILE["monkeypatch_numpy_builtins"], corpus.HOSTILE["silence_and_fake_scores"])))
-        self.as_cal("submit", ASSIGNMENT)
+        nbgrader_as(HOSTILE, self.exchange, "submit", ASSIGNMENT)
         seen["same minute s"] = round(time.monotonic() - min(seen["submit_clicked"].values()), 1)
 
     def service_line(self, student):

@@ -60,6 +60,17 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (REPO / "exercises" / ASSIGNMENT).is_dir(), reason="no release yet")]
 
 
+def nbgrader_as(student, exchange, *args):
+    """``nbgrader ARGS`` in the course's exchange as the Unix user ``student``, from their home, as their terminal would."""
+    account = pwd.getpwnam(student)
+    done = subprocess.run([str(STUDENT_PYTHON), "-m", "nbgrader", *args, f"--Exchange.root={exchange}",
+                           f"--course={COURSE_ID}"], cwd=account.pw_dir, user=account.pw_uid,
+                          group=account.pw_gid, extra_groups=[], capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "HOME": account.pw_dir, "PYTHONPATH": SITE_PACKAGES})
+    assert done.returncode == 0, f"{student}: nbgrader {args}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    return done
+
+
 class Term:
     """The throw-away course, its exchange, the students' homes and the service's runs."""
 
@@ -126,13 +137,7 @@ class Term:
         return Path(pwd.getpwnam(student).pw_dir)
 
     def as_student(self, student, *args):
-        account = pwd.getpwnam(student)
-        done = subprocess.run([str(STUDENT_PYTHON), "-m", "nbgrader", *args, f"--Exchange.root={self.exchange}",
-                               f"--course={COURSE_ID}"], cwd=account.pw_dir, user=account.pw_uid,
-                              group=account.pw_gid, extra_groups=[], capture_output=True, text=True, timeout=300,
-                              env={"PATH": "/usr/bin:/bin", "HOME": account.pw_dir, "PYTHONPATH": SITE_PACKAGES})
-        assert done.returncode == 0, f"{student}: nbgrader {args}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        return done
+        return nbgrader_as(student, self.exchange, *args)
 
     def submit(self, student, answers):
         """What a student does: answer in the fetched notebooks (files stay theirs), then ``nbgrader submit``."""
