@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 import book_pages
-from reader import MODES, axe_source, describe_violations, open_page, run_axe
+from reader import AXE_OPTIONS, MODES, axe_source, describe_violations, open_page, run_axe
 
 pytestmark = pytest.mark.slow
 
@@ -54,3 +54,18 @@ def test_the_axe_check_reports_each_kind_of_violation(browser, folder_server, tm
     found = {rule["id"] for rule in violations}
     assert found == {"color-contrast", "label-content-name-mismatch", "empty-table-header",
                      "region"}, describe_violations(violations)
+
+
+def test_the_back_to_top_button_a_reader_scrolls_back_to_on_a_phone_has_no_violation(browser, site_url, axe):
+    """The theme shows it only below 1200 px and after the reader scrolls down and back up, which a page
+    as loaded never has: axe checks it there, on the longest page."""
+    docname = "book/instructors/protections"
+    with open_page(browser, site_url + book_pages.html_path(docname), site_url.rstrip("/"),
+                   MODES["phone"]) as (page, problems):
+        page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+        page.wait_for_timeout(300)                     # down to the end, then back up a little: the theme
+        page.evaluate("() => window.scrollBy(0, -300)")  # shows the button on a scroll up past the header
+        page.locator("#pst-back-to-top").wait_for(state="visible", timeout=10_000)
+        page.add_script_tag(content=axe)
+        violations = page.evaluate("options => axe.run('#pst-back-to-top', options)", AXE_OPTIONS)["violations"]
+    assert not violations, f"{docname} (phone):\n  " + "\n  ".join(describe_violations(violations))
