@@ -16,29 +16,10 @@ import base64
 import hashlib
 import html
 from dataclasses import dataclass
+from pathlib import Path
 
-CSS = """
-html { -webkit-text-size-adjust: 100%; text-size-adjust: 100%; }
-body { margin: 0; color: #1f2328; background: #fff; overflow-wrap: break-word;
-       font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1400px; margin: 0 auto; padding: 8px 12px 40px; }
-a { color: #0b57b0; }
-h1, h2, h3 { line-height: 1.25; margin: 1em 0 .4em; }
-table { border-collapse: collapse; margin: .5em 0; display: block; max-width: 100%; overflow-x: auto; }
-th, td { border: 1px solid #d0d7de; padding: .2em .5em; text-align: left; vertical-align: top; }
-tr.below td { color: #57606a; }
-.note { margin: .3em 0; padding: .3em .6em; background: #fff8e1; border-left: 4px solid #9a6700; }
-.pair { border-top: 2px solid #d0d7de; margin-top: 1.5em; }
-.sides { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
-@media (max-width: 700px) { .sides { grid-template-columns: 1fr; } }
-figure { margin: 0; min-width: 0; }
-figcaption { font-weight: 600; }
-pre { white-space: pre; overflow-x: auto; margin: .3em 0; padding: .5em .7em; background: #f6f8fa;
-      border: 1px solid #d0d7de; border-radius: 4px; max-height: 40em; overflow-y: auto;
-      font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: .85em; }
-mark { background: #ffd8a8; color: #1f2328; }
-meter { width: 8em; }
-"""
+# The page's one stylesheet, a file of its own (as the feedback page's is), allowed by its hash.
+CSS = Path(__file__).with_name("report_page.css").read_text(encoding="utf-8")
 CSP = ("default-src 'none'; style-src 'sha256-{digest}'; img-src 'none'; base-uri 'none'; "
        "form-action 'none'")
 
