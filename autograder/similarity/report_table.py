@@ -10,7 +10,11 @@ Student names are folder names, which an LMS download or a student chose: a name
 """
 import csv
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from ..nbgrader_io.roster import FORMULA_START
+
+# The roster refuses every control character outright; a folder name here is only written, so the
+# two that OWASP lists (tab, carriage return) get the same leading quote as a formula.
+FORMULA_STARTS = FORMULA_START + ("\t", "\r")
 FIXED_COLUMNS = ["rank", "student_a", "student_b", "score", "share_a", "share_b"]
 
 
